@@ -69,7 +69,7 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         "json": {"template": "Extract the fields as JSON.", "response_format": "json_schema"},
     },
     "reports": {
-        "leaderboard": {"kind": "table", "group_by": ["model", "prompt"], "metrics": ["cer"]},
+        "leaderboard": {"kind": "leaderboard"},
     },
     "runs": {
         "tesseract-vqa": {

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from registry_factory import VALID, write_registry
+from vlmhb_dependency_injector import EnvironmentManager
 from vlmhyperbench.execution.answers import AnswerRecord, AnswerWriter, read_answers
 from vlmhyperbench.execution.events import EventBus, StageFinished, StagePlanned, StageStarted
+from vlmhyperbench.execution.identity import PackageResolver
 from vlmhyperbench.execution.infer import InferSettings, build_prompt, request_body
 from vlmhyperbench.execution.planner import BenchmarkPlanner
 from vlmhyperbench.execution.structured import parse_structured
@@ -18,48 +22,133 @@ from vlmhyperbench.execution.user_config import UserConfigError, experiment_from
 from vlmhyperbench.registry import RegistryManager
 
 
-def _registry(tmp_path: Path, entries=None):
-    return RegistryManager(write_registry(tmp_path, entries), mode="prod").load()
+def _registry(tmp_path: Path, entries=None, mode: str = "prod"):
+    return RegistryManager(write_registry(tmp_path, entries), mode=mode).load()
 
 
-def _ids(tmp_path: Path, entries) -> tuple[str, str, str]:
-    registry = _registry(tmp_path, entries)
-    planner = BenchmarkPlanner(registry)
-    plan = planner.plan("default")
-    run = next(r for r in plan.runs if r.name == "tesseract-vqa")
-    infer = planner.infer_id(run, "sha256:data")
-    return plan.sync_ids["docs-vqa"], infer, planner.eval_id(run, infer)
+_FIXED_DATES = {
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
+
+
+def _git(*args: str, cwd: Path) -> str:
+    """git with fixed dates: the same content gives the same commit in any folder."""
+    env = {**os.environ, **_FIXED_DATES}
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip()
+
+
+def _adapter_repo(root: Path) -> Path:
+    """A real git repository holding the adapter package, tagged v0.2.0."""
+    repo = root / "adapter-repo"
+    (repo / "adapters" / "ocr-adapter").mkdir(parents=True)
+    (repo / "adapters" / "ocr-adapter" / "pyproject.toml").write_text(
+        '[project]\nname = "vlmhb-ocr-adapter"\nversion = "0.2.0"\n'
+    )
+    _git("init", "-q", "-b", "main", cwd=repo)
+    _git("add", ".", cwd=repo)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "adapter", cwd=repo)
+    _git("tag", "v0.2.0", cwd=repo)
+    return repo
+
+
+def _entries(root: Path) -> dict:
+    """VALID, with the adapter from a real local git repo and the metrics from a local folder."""
+    entries = copy.deepcopy(VALID)
+    repo = root / "adapter-repo"
+    if not repo.exists():
+        _adapter_repo(root)
+    entries["packages"]["vlmhb-ocr-adapter"]["url"] = repo.as_uri()
+    entries["packages"]["vlmhb-text-metrics"] = {"type": "local", "path": "pkgs/text-metrics"}
+    metrics = root / "pkgs" / "text-metrics"
+    if not metrics.exists():
+        (metrics / "src").mkdir(parents=True)
+        (metrics / "pyproject.toml").write_text('[project]\nname = "vlmhb-text-metrics"\n')
+        (metrics / "src" / "cer.py").write_text("def cer(p, r):\n    return 0\n")
+    return entries
+
+
+def _ids(root: Path, entries=None, mode: str = "prod") -> tuple[str, str, str]:
+    """(sync, infer, eval) ids of the named run, planned from scratch."""
+    registry = _registry(root, entries if entries is not None else _entries(root), mode)
+    manager = EnvironmentManager(root / "envs", base_dir=registry.repo_root)
+    resolver = PackageResolver(registry, manager, registry.mode)
+    plan = BenchmarkPlanner(registry, resolver).plan("default")
+    infer = next(s for s in plan.infers if s.run.name == "tesseract-vqa")
+    evaluation = next(s for s in plan.evals if s.infer is infer)
+    return infer.sync.id, infer.id, evaluation.id
 
 
 def test_changing_only_a_metric_changes_only_the_eval_id(tmp_path: Path) -> None:
-    base = _ids(tmp_path / "a", VALID)
-    changed = copy.deepcopy(VALID)
+    base = _ids(tmp_path / "a")
+    changed = _entries(tmp_path / "b")
     changed["metrics"]["cer"]["version"] = "2"
     other = _ids(tmp_path / "b", changed)
-    assert base[0] == other[0] and base[1] == other[1]
+    assert base[:2] == other[:2]
     assert base[2] != other[2]
 
 
 def test_changing_the_prompt_or_generation_changes_the_infer_id(tmp_path: Path) -> None:
-    base = _ids(tmp_path / "a", VALID)
-    changed = copy.deepcopy(VALID)
+    base = _ids(tmp_path / "a")
+    changed = _entries(tmp_path / "b")
     changed["prompts"]["plain"]["template"] = "Answer briefly: {question}"
     assert _ids(tmp_path / "b", changed)[1] != base[1]
-    changed = copy.deepcopy(VALID)
+    changed = _entries(tmp_path / "c")
     changed["models"]["tesseract"]["generation"]["max_tokens"] = 64
-    assert _ids(tmp_path / "c", changed)[1] != base[1]
+    other = _ids(tmp_path / "c", changed)
+    assert other[0] == base[0] and other[1] != base[1] and other[2] != base[2]
 
 
 def test_ids_do_not_depend_on_where_the_checkout_lives(tmp_path: Path) -> None:
-    assert _ids(tmp_path / "one", VALID) == _ids(tmp_path / "two", VALID)
+    assert _ids(tmp_path / "one") == _ids(tmp_path / "two")
+
+
+def test_editing_a_local_metric_package_changes_only_the_eval_id(tmp_path: Path) -> None:
+    before = _ids(tmp_path, mode="dev")
+    source = tmp_path / "pkgs" / "text-metrics" / "src" / "cer.py"
+    source.write_text("def cer(p, r):\n    return 1  # a fix\n")
+    after = _ids(tmp_path, mode="dev")
+    assert before[:2] == after[:2] and before[2] != after[2]
+
+
+def test_editing_the_dataset_package_changes_every_id(tmp_path: Path) -> None:
+    before = _ids(tmp_path, mode="dev")
+    (tmp_path / "pkgs" / "dataset-factory" / "reader.py").write_text("X = 1\n")
+    after = _ids(tmp_path, mode="dev")
+    assert all(b != a for b, a in zip(before, after, strict=True))
+
+
+def test_a_moved_git_tag_changes_the_infer_and_eval_ids(tmp_path: Path) -> None:
+    before = _ids(tmp_path)
+    repo = tmp_path / "adapter-repo"
+    (repo / "adapters" / "ocr-adapter" / "fix.py").write_text("FIXED = True\n")
+    _git("add", ".", cwd=repo)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fix", cwd=repo)
+    _git("tag", "-f", "v0.2.0", cwd=repo)
+    after = _ids(tmp_path)
+    assert before[0] == after[0]
+    assert before[1] != after[1] and before[2] != after[2]
 
 
 def test_matrix_and_named_runs_expand(tmp_path: Path) -> None:
-    plan = BenchmarkPlanner(_registry(tmp_path)).plan("default")
+    registry = _registry(tmp_path, _entries(tmp_path))
+    resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
+    plan = BenchmarkPlanner(registry, resolver).plan("default", limit=5)
     assert sorted(r.name for r in plan.runs) == ["tesseract-vqa", "tesseract__docs-vqa__plain"]
     named = next(r for r in plan.runs if r.name == "tesseract-vqa")
     assert named.aggregators == ["general", "by_doc_type"]
     assert [m.key for m in named.metrics] == ["cer@1"]
+    assert {r.limit for r in plan.runs} == {5}
+    kinds = [s.kind for s in plan.stages]
+    assert kinds == ["sync", "serve", "infer", "infer", "eval", "eval", "report"]
+    ids = [s.id for s in plan.stages]
+    first, second = plan.infers  # the same inference, asked twice: one folder, done once
+    assert first.id == second.id and plan.evals[0].id != plan.evals[1].id
+    for stage in plan.stages:  # deps come first: the graph is in run order
+        assert all(ids.index(d) < ids.index(stage.id) for d in stage.deps)
 
 
 def test_tracker_records_transitions(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ cache under the test's tmp folder.
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 from vlmhb_dependency_injector import DependencyError, EnvironmentManager, LocalSource, PypiSource
-from vlmhyperbench import env_commands
+from vlmhyperbench.cli import app
 from vlmhyperbench.executors.base import Executor, StageSpec
 from vlmhyperbench.executors.local import LOCK_FILENAME, TIMEOUT_EXIT_CODE, LocalExecutor
 
@@ -197,27 +197,25 @@ def test_uninstallable_source_raises_naming_the_package(
     assert not (tmp_path / "w" / LOCK_FILENAME).exists()
 
 
-def test_env_commands_build_list_and_prune(stage_package: Path, tmp_path: Path) -> None:
+def test_env_list_and_prune_are_the_injectors(stage_package: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     source = LocalSource(type="local", name="stage-pkg", path=stage_package.name)
-    env = env_commands.build([source], mode="prod", cache_dir=cache, base_dir=tmp_path)
-    assert env.path.parent == cache and (env.path / ".vlmhb-ready").is_file()
-    assert env_commands.build([source], "prod", cache, base_dir=tmp_path).built_now is False
-
-    [row] = env_commands.list_envs(cache)
-    assert tuple(row) == env_commands.ENV_COLUMNS
-    assert (row["key"], row["state"], row["mode"]) == (env.key, "ready", "prod")
-    assert row["packages"] == "stage-pkg"
-    assert row["python"] == ".".join(map(str, sys.version_info[:3]))
-
-    assert env_commands.prune(cache, keep_keys=[env.key]) == []
-    assert env_commands.prune(cache) == [env.key]
-    assert env_commands.list_envs(cache) == []
+    manager = EnvironmentManager(cache, base_dir=tmp_path)
+    env = manager.ensure([source], mode="prod")
+    assert manager.ensure([source], mode="prod").built_now is False
+    runner = CliRunner()
+    listed = runner.invoke(app, ["env", "list", "--cache-dir", str(cache)])
+    assert listed.exit_code == 0, listed.output
+    assert env.key in listed.output and "ready" in listed.output and "stage-pkg" in listed.output
+    kept = runner.invoke(app, ["env", "prune", "--cache-dir", str(cache), "--keep", env.key])
+    assert kept.exit_code == 0 and env.key not in kept.output
+    pruned = runner.invoke(app, ["env", "prune", "--cache-dir", str(cache)])
+    assert f"removed {env.key}" in pruned.output
+    assert manager.list() == []
 
 
 def test_default_cache_follows_vlmhb_env_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("VLMHB_ENV_CACHE", str(tmp_path / "elsewhere"))
-    assert env_commands.cache_path() == tmp_path / "elsewhere"
     assert os.fspath(LocalExecutor().manager.cache_dir) == str(tmp_path / "elsewhere")

@@ -320,7 +320,7 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "experiment-executor",
         _patch("experiments", "default", executor="k8s"),
         "experiments/default.yaml",
-        "executor: expected 'local' or 'docker'",
+        "executor: expected an installed executor (local",
     ),
     (
         "experiment-storage",
@@ -336,16 +336,10 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "overlay without a base",
     ),
     (
-        "report-unknown-metric",
-        _patch("reports", "leaderboard", metrics=["cer", "bleurt"]),
+        "report-unknown-kind",
+        _patch("reports", "leaderboard", kind="pie"),
         "reports/leaderboard.yaml",
-        "metrics[1]: expected the name of a metrics entry",
-    ),
-    (
-        "report-group-by",
-        _patch("reports", "leaderboard", group_by=["colour"]),
-        "reports/leaderboard.yaml",
-        "group_by[0]: expected 'model'",
+        "kind: expected 'leaderboard', 'html' or 'v01'",
     ),
     (
         "not-utf8",

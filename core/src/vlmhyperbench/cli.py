@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .registry import RegistryError, RegistryManager, run_mode, write_json_schemas
+from .api import RegistryInvalid, open_registry
+from .cli_run import EXIT_BAD_INPUT, run_experiment
+from .registry import write_json_schemas
 
 app = typer.Typer(
     name="vlmhb",
@@ -35,8 +37,6 @@ out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # logs and CI: wide enough for a leaderboard, never squeezed to 80
     out = Console(highlight=False, soft_wrap=True, width=220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-EXIT_BAD_INPUT = 2
 
 RegistriesOption = Annotated[
     Path,
@@ -65,14 +65,17 @@ def fail(lines: list[str] | str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def load_registry(registries: Path, mode: str | None, overlays: list[Path] | None = None):
+def load_registry(
+    registries: Path,
+    mode: str | None,
+    overlays: list[Path] | None = None,
+    experiment_files: list[Path] | None = None,
+):
     try:
-        return RegistryManager(registries, mode=run_mode(mode), overlay_dirs=overlays).load()
-    except RegistryError as exc:
-        fail(
-            [p.render(Path.cwd()) for p in exc.problems] + [f"{len(exc.problems)} problem(s) found"]
-        )
-    except ValueError as exc:
+        return open_registry(registries, mode, overlays or [], experiment_files or [])
+    except RegistryInvalid as exc:
+        fail([*exc.lines, f"{len(exc.problems)} problem(s) found"])
+    except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
 
 
@@ -177,26 +180,66 @@ WorkdirOption = Annotated[
 ]
 
 
+LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="At most N samples per run, for a quick look."),
+]
+
+
 @app.command()
 def run(
-    experiment: Annotated[str | None, typer.Argument(help="Experiment entry name.")] = None,
+    experiment: Annotated[
+        str | None, typer.Argument(help="Experiment entry name, or a path to an experiment YAML.")
+    ] = None,
     user_config: Annotated[
         Path | None,
         typer.Option("--user-config", help="A v0.1 user_config.csv: one run per row."),
     ] = None,
     workdir: WorkdirOption = Path(".work"),
-    executor: Annotated[str, typer.Option(help="local (uv venvs) or docker (containers).")] = "",
+    executor: Annotated[
+        str, typer.Option(help="Executor plugin: local (uv venvs), docker, ray.")
+    ] = "",
+    limit: LimitOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and print the plan; run nothing.")
+    ] = False,
+    accept_data_change: Annotated[
+        bool,
+        typer.Option(
+            "--accept-data-change", help="Run even if a dataset differs from its pinned checksum."
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster (executor ray).")
+    ] = None,
     registries: RegistriesOption = Path("registries"),
     mode: ModeOption = None,
     overlay: OverlayOption = None,
 ) -> None:
     """Run an experiment (or a user_config.csv) and print its leaderboard."""
-    from .execution.cli_run import run_experiment
-
     if (experiment is None) == (user_config is None):
-        fail("expected an EXPERIMENT name or --user-config FILE (one of them)")
-    registry = load_registry(registries, mode, overlay)
-    code = run_experiment(registry, experiment, user_config, workdir, executor or None, out, err)
+        fail("expected an EXPERIMENT name or path, or --user-config FILE (one of them)")
+    files = []
+    if experiment is not None and experiment.endswith((".yaml", ".yml")):
+        path = Path(experiment)
+        if not path.is_file():
+            fail(f"{path}: no such experiment file")
+        files.append(path)
+    registry = load_registry(registries, mode, overlay, files)
+    options = {"ray_address": ray_address} if ray_address else {}
+    code = run_experiment(
+        registry,
+        experiment,
+        user_config,
+        workdir,
+        executor or None,
+        out,
+        err,
+        limit=limit,
+        dry_run=dry_run,
+        accept_data_change=accept_data_change,
+        executor_options=options,
+    )
     raise typer.Exit(code)
 
 
@@ -206,12 +249,13 @@ def bench(
     registries: RegistriesOption = Path("registries"),
     mode: ModeOption = None,
     experiment: Annotated[str, typer.Option(help="Experiment to run.")] = "default",
+    limit: LimitOption = None,
 ) -> None:
     """The main job: run the default experiment on the embedded data and models."""
-    from .execution.cli_run import run_experiment
-
     registry = load_registry(registries, mode)
-    raise typer.Exit(run_experiment(registry, experiment, None, workdir, None, out, err))
+    raise typer.Exit(
+        run_experiment(registry, experiment, None, workdir, None, out, err, limit=limit)
+    )
 
 
 @app.command()
@@ -219,20 +263,63 @@ def status(
     workdir: WorkdirOption = Path(".work"),
     experiment: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Every stage's state, from the tracker in the work dir."""
+    """Every stage's state (from the tracker in the work dir) and the live model servers."""
     from rich.table import Table
 
+    from .execution.serve import record_is_live, server_records
     from .execution.tracker import TaskTracker
+    from .workdir import Workdir
 
-    db = workdir / "tracker.sqlite"
-    if not db.exists():
-        fail(f"{db}: no tracker here; expected a work dir used by 'vlmhb run'")
-    tracker = TaskTracker(db)
+    folders = Workdir(workdir)
+    if not folders.tracker_db.exists():
+        fail(f"{folders.tracker_db}: no tracker here; expected a work dir used by 'vlmhb run'")
+    tracker = TaskTracker(folders.tracker_db)
     table = Table("experiment", "stage", "kind", "state", "took", "id")
     for row in tracker.rows(experiment):
         took = f"{row.duration_s:.1f} s" if row.duration_s is not None else ""
         table.add_row(row.experiment, row.name, row.kind, row.state, took, row.stage_id)
     out.print(table)
+    servers = [(p, r) for p, r in server_records(folders) if record_is_live(r)]
+    if not servers:
+        out.print("model servers: none running")
+        return
+    live = Table("model", "executor", "pid / container", "port", "run pid", title="model servers")
+    for _, record in servers:
+        what = record.get("container") or record.get("pid")
+        live.add_row(
+            str(record.get("model")),
+            str(record.get("executor")),
+            str(what),
+            str(record.get("port")),
+            str(record.get("owner_pid")),
+        )
+    out.print(live)
+
+
+@app.command()
+def stop(workdir: WorkdirOption = Path(".work")) -> None:
+    """Stop the run using this work dir (it stops its servers) and any server left behind."""
+    import signal
+    import time
+
+    from .cli_run import RUN_RECORD
+    from .execution.serve import stop_orphans
+    from .executors.services import pid_alive
+    from .workdir import Workdir, read_json
+
+    folders = Workdir(workdir)
+    record_path = folders.root / RUN_RECORD
+    if record_path.exists():
+        pid = int(read_json(record_path).get("pid") or 0)
+        if pid and pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            out.print(f"stopped run (pid {pid})")
+    stopped = stop_orphans(folders, None, say=out.print)
+    if not stopped:
+        out.print("no model server left running")
 
 
 env_app = typer.Typer(help="Environments built by the dependency injector.", no_args_is_help=True)
@@ -254,55 +341,50 @@ def env_build(
     cache_dir: EnvCacheOption = None,
 ) -> None:
     """Build (or find) the environment holding these registry packages; print its path."""
-    from vlmhb_dependency_injector import DependencyError
+    from vlmhb_dependency_injector import DependencyError, EnvironmentManager
 
-    from .env_commands import build
-    from .execution.packages import sources_for
+    from .execution.identity import PackageResolver
 
     registry = load_registry(registries, mode)
+    manager = EnvironmentManager(cache_dir, base_dir=registry.repo_root)
     try:
-        sources = sources_for(registry, names)
+        sources = PackageResolver(registry, manager, registry.mode).sources(names)
     except KeyError as exc:
         fail(str(exc.args[0]))
     try:
-        environment = build(sources, mode=registry.mode, cache_dir=cache_dir)
+        environment = manager.ensure(sources, mode=registry.mode)
     except DependencyError as exc:
         fail(str(exc))
     out.print(str(environment.path))
 
 
+def _injector_cli(cache_dir: Path | None, *args: str) -> None:
+    """``vlmhb env list|prune`` are the injector's own commands (one implementation)."""
+    from vlmhb_dependency_injector.cli import main as injector_main
+
+    prefix = ["--cache", str(cache_dir)] if cache_dir else []
+    raise typer.Exit(injector_main([*prefix, *args]))
+
+
 @env_app.command("list")
 def env_list(cache_dir: EnvCacheOption = None) -> None:
-    """Environments in the cache, with their state and packages."""
-    from rich.table import Table
-
-    from .env_commands import ENV_COLUMNS, cache_path, list_envs
-
-    table = Table(*ENV_COLUMNS, title=str(cache_path(cache_dir)))
-    for row in list_envs(cache_dir):
-        table.add_row(*[row[c] for c in ENV_COLUMNS])
-    out.print(table)
+    """Environments in the cache (venvs and container builds), with state and packages."""
+    _injector_cli(cache_dir, "list")
 
 
 @env_app.command("prune")
 def env_prune(
     cache_dir: EnvCacheOption = None,
     older_than_days: Annotated[
-        float | None, typer.Option(help="Also remove ready ones unused for this many days.")
+        float | None, typer.Option(help="Keep ready ones used within this many days.")
     ] = None,
-    all_envs: Annotated[bool, typer.Option("--all", help="Remove every environment.")] = False,
+    keep: Annotated[list[str] | None, typer.Option(help="Environment key to keep.")] = None,
 ) -> None:
-    """Remove half-built environments; with --older-than-days or --all, ready ones too."""
-    from datetime import timedelta
-
-    from .env_commands import prune
-
-    if all_envs:
-        older_than = None
-    else:
-        older_than = timedelta(days=older_than_days if older_than_days is not None else 365_000)
-    for key in prune(cache_dir, older_than=older_than):
-        out.print(f"removed {key}")
+    """Remove environments: half-built ones always; ready ones unless kept or recently used."""
+    args = ["prune", *[a for key in keep or [] for a in ("--keep", key)]]
+    if older_than_days is not None:
+        args += ["--older-than-days", str(older_than_days)]
+    _injector_cli(cache_dir, *args)
 
 
 def main() -> None:

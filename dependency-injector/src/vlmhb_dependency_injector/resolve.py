@@ -83,6 +83,20 @@ class ResolvedSource(BaseModel):
             return [f"{self.name}{extras} @ git+{self.location}@{self.pin}{fragment}"]
         return [f"{self.name}{extras}=={self.pin}"]
 
+    def code_identity(self) -> dict[str, object]:
+        """What identifies the *code* this source installs, for caching results made with it.
+
+        Unlike ``key_material`` (which decides when an environment must be rebuilt), an
+        editable folder is identified by its content here: an edit in dev mode changes what
+        the code computes, so results made before the edit must not be reused.
+        """
+        if self.type == "local":
+            assert self.location is not None
+            return {"name": self.name, "type": "local", "content": folder_hash(Path(self.location))}
+        if self.type == "git":
+            return {"name": self.name, "type": "git", "commit": self.pin, "sub": self.subdirectory}
+        return {"name": self.name, "type": "pypi", "version": self.pin}
+
     def mentions(self) -> list[str]:
         """Strings by which a tool's error output refers to this source."""
         found = {self.name.lower(), re.sub(r"[-_.]+", "_", self.name.lower())}

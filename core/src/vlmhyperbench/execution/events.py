@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 EVENT_PREFIX = "@@vlmhb-event "
 
-StageKind = Literal["sync", "serve", "infer", "eval", "report"]
+StageKind = Literal["sync", "serve", "infer", "eval", "report", "upload"]
 
 
 class _Event(BaseModel):
@@ -130,3 +130,10 @@ class EventLog:
 def emit(event_type: str, **fields: Any) -> None:
     """For stage scripts: print an event line the core will pick up."""
     print(EVENT_PREFIX + json.dumps({"type": event_type, **fields}), flush=True)
+
+
+def parse_event(data: dict[str, Any] | str) -> Any:
+    """An event from its JSON (a line of ``events.jsonl``) or its dict."""
+    if isinstance(data, str):
+        return _event_adapter.validate_json(data)
+    return _event_adapter.validate_python(data)

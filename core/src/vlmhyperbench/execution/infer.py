@@ -41,7 +41,8 @@ class InferSettings:
     json_schema: dict[str, Any] | None
     output_kind: str
     concurrency: int = 4
-    retries: int = 2
+    per_run: int = 3
+    max_attempts: int = 9
     timeout_s: float = 300.0
     max_server_restarts: int = 3
 
@@ -79,6 +80,18 @@ def request_body(sample: dict[str, Any], settings: InferSettings) -> dict[str, A
     return body
 
 
+def pending_samples(
+    samples: list[dict[str, Any]], records: dict[str, AnswerRecord], max_attempts: int
+) -> list[dict[str, Any]]:
+    """Samples still to ask: never answered, or failed with attempts left."""
+    todo = []
+    for sample in samples:
+        record = records.get(str(sample["id"]))
+        if record is None or (record.parse_status == "failed" and record.attempts < max_attempts):
+            todo.append(sample)
+    return todo
+
+
 class _ServerDown(Exception):
     """The server did not answer at all: restart it; not the sample's fault."""
 
@@ -110,14 +123,15 @@ class InferenceRunner:
         self._restarts = 0
         self._restart_lock = asyncio.Lock()
         self._generation = 0  # bumps on each restart, so concurrent failures restart once
+        self._spent: dict[str, int] = {}
 
     async def run(self) -> list[AnswerRecord]:
-        # Answered samples are never sent again; failed ones are retried (their new record
+        # The one resume rule: answered samples are never sent again; failed ones are retried
+        # until they have used ``max_attempts`` requests over all runs (their new record
         # replaces the old one when the file is compacted at the end).
-        existing = {
-            k: r for k, r in read_answers(self.answers_path).items() if r.parse_status != "failed"
-        }
-        todo = [s for s in self.samples if str(s["id"]) not in existing]
+        previous = read_answers(self.answers_path)
+        self._spent = {k: r.attempts for k, r in previous.items() if r.parse_status == "failed"}
+        todo = pending_samples(self.samples, previous, self.settings.max_attempts)
         done = len(self.samples) - len(todo)
         failed = 0
         self.on_progress(done, len(self.samples), failed)
@@ -196,11 +210,17 @@ class InferenceRunner:
             body = request_body(sample, self.settings)
         except (OSError, KeyError, ValueError, IndexError) as exc:
             return AnswerRecord(
-                **base, answer=None, parse_status="failed", error=f"bad sample: {exc}", attempts=0
+                **base,
+                answer=None,
+                parse_status="failed",
+                error=f"bad sample: {exc}",
+                attempts=self.settings.max_attempts,  # retrying cannot fix the sample
             )
         last_error = "unknown error"
+        spent = self._spent.get(base["id"], 0)
+        budget = min(self.settings.per_run, self.settings.max_attempts - spent)
         attempt = 0
-        while attempt <= self.settings.retries:
+        while attempt < budget:
             attempt += 1
             generation = self._generation
             started = time.time()
@@ -229,7 +249,7 @@ class InferenceRunner:
                 parse_status=status,
                 parsed=parsed,
                 error=error,
-                attempts=attempt,
+                attempts=spent + attempt,
                 latency_s=latency,
                 server_latency_s=payload.get("latency_s")
                 or (payload.get("vlmhb") or {}).get("latency_s"),
@@ -239,7 +259,7 @@ class InferenceRunner:
                 finished_at=time.time(),
             )
         return AnswerRecord(
-            **base, answer=None, parse_status="failed", error=last_error, attempts=attempt
+            **base, answer=None, parse_status="failed", error=last_error, attempts=spent + attempt
         )
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,76 +1,53 @@
-"""BenchmarkPlanner: an experiment becomes a list of runs and the stages that produce them.
+"""BenchmarkPlanner: an experiment becomes the whole graph of typed stages, ids included.
 
-sync(dataset) -> serve(model) -> infer(run) -> eval(run) -> report(experiment). Stage ids are
-content hashes of everything that decides the stage's result; infer and eval ids also depend
-on the synced dataset's fingerprint, so they are computed once sync has run (``infer_id``,
-``eval_id``), while sync ids are known up front.
+Ids follow one rule (see ``identity``): the stage's inputs, the resolved code identity of the
+packages it runs, the hash of the core's own stage code, and the ids of its deps. A dataset's
+identity is its entry (with its pinned ``checksum``), its package and generator code, and for
+a local folder the state of its files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import importlib.metadata
+import re
 from pathlib import Path
 from typing import Any
 
-from ..registry import (
-    DatasetEntry,
-    ExperimentEntry,
-    MetricEntry,
-    ModelEntry,
-    PromptEntry,
-    Registry,
-    TaskEntry,
+from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
+from ..registry.models import GenerationParams, InlineRun, RunSpec
+from ..stages import CONFIGS_MODULE, script
+from .identity import PackageResolver, content_hash, tree_stat_fingerprint
+from .stages import (
+    EvalStage,
+    InferStage,
+    Plan,
+    PlannedRun,
+    ReportStage,
+    ServeStage,
+    Stage,
+    SyncStage,
+    UploadStage,
 )
-from ..registry.models import GenerationParams, InlineRun, RunSpec, SampleFilters
-from .hashing import content_hash, package_identity, tree_stat_fingerprint
 
-#: Bumped when the infer or eval logic changes in a way that changes results.
-INFER_LOGIC_VERSION = "1"
-EVAL_LOGIC_VERSION = "1"
-
-
-@dataclass
-class PlannedRun:
-    name: str
-    task: TaskEntry
-    model: ModelEntry
-    dataset: DatasetEntry
-    prompt: PromptEntry
-    prompt_collection: dict[str, str]
-    metrics: list[MetricEntry]
-    aggregators: list[str]
-    filters: SampleFilters
-    limit: int | None
-    generation: GenerationParams
-    only_evaluate: bool = False
-
-    def label(self) -> str:
-        return f"{self.model.name} / {self.dataset.name} / {self.prompt.name}"
-
-
-@dataclass
-class Plan:
-    experiment: ExperimentEntry
-    runs: list[PlannedRun]
-    sync_ids: dict[str, str] = field(default_factory=dict)  # dataset name -> sync stage id
-
-    @property
-    def datasets(self) -> list[DatasetEntry]:
-        seen: dict[str, DatasetEntry] = {}
-        for run in self.runs:
-            seen.setdefault(run.dataset.name, run.dataset)
-        return list(seen.values())
-
-    @property
-    def models(self) -> list[ModelEntry]:
-        seen: dict[str, ModelEntry] = {}
-        for run in self.runs:
-            seen.setdefault(run.model.name, run.model)
-        return list(seen.values())
+DEFAULT_REPORTS = ["leaderboard", "html-report"]
 
 
 class PlanError(ValueError):
-    pass
+    """The experiment cannot be planned; the message names the entry and what is wrong."""
+
+
+def _code_hash(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+#: The core's own code that shapes each stage's result: editing it re-runs those stages.
+INFER_CODE = _code_hash(*(Path(__file__).parent / n for n in ("infer.py", "structured.py")))
+SYNC_CODE = _code_hash(script("prepare_dataset"), CONFIGS_MODULE)
+EVAL_CODE = _code_hash(script("evaluate"), CONFIGS_MODULE)
 
 
 def _merged_generation(model: ModelEntry, run: RunSpec | None) -> GenerationParams:
@@ -81,23 +58,31 @@ def _merged_generation(model: ModelEntry, run: RunSpec | None) -> GenerationPara
 
 
 class BenchmarkPlanner:
-    def __init__(self, registry: Registry) -> None:
+    """Plans experiments from a registry. ``resolver`` gives packages their code identity."""
+
+    def __init__(self, registry: Registry, resolver: PackageResolver) -> None:
         self.registry = registry
+        self.resolver = resolver
 
     # -- expansion ------------------------------------------------------------------------------
-    def plan(self, experiment_name: str) -> Plan:
-        try:
-            experiment: ExperimentEntry = self.registry.get("experiments", experiment_name)
-        except KeyError:
-            known = ", ".join(self.registry.names("experiments")) or "none"
-            raise PlanError(f"no experiment named {experiment_name!r} (known: {known})") from None
-        return self.plan_entry(experiment)
+    def plan(self, experiment: str | ExperimentEntry, *, limit: int | None = None) -> Plan:
+        if isinstance(experiment, str):
+            try:
+                experiment = self.registry.get("experiments", experiment)
+            except KeyError:
+                known = ", ".join(self.registry.names("experiments")) or "none"
+                raise PlanError(
+                    f"no experiment named {experiment!r} in {self.registry.root} (known: {known}); "
+                    "pass a name or a path to an experiment YAML"
+                ) from None
+        runs = self._expand(experiment, limit)
+        return self._graph(experiment, runs)
 
-    def plan_entry(self, experiment: ExperimentEntry) -> Plan:
-        runs: list[PlannedRun] = []
+    def _expand(self, experiment: ExperimentEntry, limit: int | None) -> list[PlannedRun]:
+        specs: list[tuple[RunSpec, str | None]] = []
         for item in experiment.runs:
             spec = self.registry.get("runs", item) if isinstance(item, str) else item
-            runs.append(self._from_spec(spec, getattr(spec, "name", None)))
+            specs.append((spec, getattr(spec, "name", None)))
         if experiment.matrix is not None:
             m = experiment.matrix
             for model_name in m.models:
@@ -116,24 +101,23 @@ class BenchmarkPlanner:
                             aggregators=m.aggregators,
                             limit=m.limit,
                         )
-                        runs.append(self._from_spec(spec, None))
+                        specs.append((spec, None))
+        runs = [self._from_spec(spec, name, limit) for spec, name in specs]
         names = [r.name for r in runs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise PlanError(
                 f"experiment {experiment.name!r} lists the same run twice: {duplicates}"
             )
-        plan = Plan(experiment=experiment, runs=runs)
-        for dataset in plan.datasets:
-            plan.sync_ids[dataset.name] = self.sync_id(dataset)
-        return plan
+        return runs
 
-    def _from_spec(self, spec: RunSpec, name: str | None) -> PlannedRun:
+    def _from_spec(self, spec: RunSpec, name: str | None, limit: int | None) -> PlannedRun:
         r = self.registry
-        task: TaskEntry = r.get("tasks", spec.task)
-        model: ModelEntry = r.get("models", spec.model)
-        prompt: PromptEntry = r.get("prompts", spec.prompt)
+        task = r.get("tasks", spec.task)
+        model = r.get("models", spec.model)
+        prompt = r.get("prompts", spec.prompt)
         metric_names = spec.metrics if spec.metrics is not None else task.default_metrics
+        limits = [x for x in (spec.limit, limit) if x is not None]
         return PlannedRun(
             name=name or f"{spec.model}__{spec.dataset}__{spec.prompt}",
             task=task,
@@ -144,71 +128,111 @@ class BenchmarkPlanner:
             metrics=[r.get("metrics", m) for m in metric_names],
             aggregators=list(dict.fromkeys(["general", *spec.aggregators])),
             filters=spec.filters,
-            limit=spec.limit,
+            limit=min(limits) if limits else None,
             generation=_merged_generation(model, spec),
             only_evaluate=spec.only_evaluate,
         )
 
-    # -- identities -------------------------------------------------------------------------------
-    def package(self, name: str) -> dict[str, Any]:
-        return package_identity(self.registry.get("packages", name), self.registry.repo_root)
+    # -- the graph ------------------------------------------------------------------------------
+    def _graph(self, experiment: ExperimentEntry, runs: list[PlannedRun]) -> Plan:
+        stages: list[Stage] = []
+        syncs: dict[str, SyncStage] = {}
+        serves: dict[str, ServeStage] = {}
+        for run in runs:
+            if run.dataset.name not in syncs:
+                syncs[run.dataset.name] = self.sync_stage(run.dataset)
+            if run.model.name not in serves:
+                serves[run.model.name] = self.serve_stage(run.model)
+        stages += [*syncs.values(), *serves.values()]
+        infers = [self.infer_stage(r, syncs[r.dataset.name], serves[r.model.name]) for r in runs]
+        evals = [self.eval_stage(i) for i in infers]
+        stages += [*infers, *evals]
+        reports = [self.registry.get("reports", n) for n in experiment.reports or DEFAULT_REPORTS]
+        report = ReportStage(
+            id=content_hash("report", experiment.name, [e.id for e in evals], reports),
+            name=f"report {experiment.name}",
+            deps=[e.id for e in evals],
+            experiment=experiment,
+            evals=evals,
+            reports=reports,
+        )
+        stages.append(report)
+        if experiment.storage is not None:
+            stages.append(
+                UploadStage(
+                    id=content_hash("upload", report.id, experiment.storage),
+                    name=f"upload {experiment.name} -> {experiment.storage.uri}",
+                    deps=[report.id],
+                    storage=experiment.storage,
+                    report=report,
+                )
+            )
+        return Plan(experiment=experiment, runs=runs, stages=stages)
 
-    def sync_id(self, dataset: DatasetEntry) -> str:
+    def sync_stage(self, dataset: DatasetEntry) -> SyncStage:
+        packages = [dataset.package]
+        generator_id = None
         local_state = None
-        if dataset.source is not None and "://" not in dataset.source:
-            path = Path(dataset.source)
-            path = path if path.is_absolute() else self.registry.repo_root / path
-            local_state = tree_stat_fingerprint(path) if path.is_dir() else None
-        generator = None
         if dataset.generator is not None:
-            generator = {
-                **dataset.generator.model_dump(),
-                "package": self.package(dataset.generator.package),
-            }
-        return content_hash(
+            packages.append(dataset.generator.package)
+            generator_id = content_hash(
+                dataset.generator, self.resolver.identity([dataset.generator.package])
+            )
+        elif dataset.source is not None and dataset.source.startswith("s3://"):
+            packages.append("vlmhb-data-layer")
+        elif dataset.source is not None:
+            path = self.local_source(dataset)
+            local_state = tree_stat_fingerprint(path) if path.is_dir() else None
+        stage_id = content_hash(
             "sync",
-            dataset.model_dump(exclude={"name", "description", "generator", "task"}),
-            generator,
-            self.package(dataset.package),
+            SYNC_CODE,
+            dataset.model_dump(exclude={"name", "description", "task"}),
+            self.resolver.identity(packages),
             local_state,
         )
+        return SyncStage(
+            id=stage_id,
+            name=f"sync {dataset.name}",
+            deps=[],
+            dataset=dataset,
+            packages=packages,
+            generator_id=generator_id,
+        )
 
-    def adapter_package(self, model: ModelEntry) -> str | None:
-        if model.adapter is not None:
-            return model.adapter
-        if model.framework is not None:
-            framework = self.registry.get("frameworks", model.framework)
-            for spec in framework.specialised:
-                import re
+    def local_source(self, dataset: DatasetEntry) -> Path:
+        path = Path((dataset.source or "").removeprefix("file://"))
+        return path if path.is_absolute() else self.registry.repo_root / path
 
-                if re.search(spec.model_name_pattern, model.name):
-                    return spec.adapter
-            return framework.adapter
-        return None
+    def serve_stage(self, model: ModelEntry) -> ServeStage:
+        adapter, backend = self.adapter_and_backend(model)
+        packages = []
+        if adapter is not None:
+            packages.append(adapter)
+            if self.resolver.knows("vlmhb-api-wrapper"):
+                packages.append("vlmhb-api-wrapper")
+        identity: Any = self.resolver.identity(packages) if packages else model.base_url
+        stage_id = content_hash(
+            "serve",
+            model.model_dump(exclude={"name", "description", "concurrency", "env", "retries"}),
+            identity,
+            backend,
+        )
+        return ServeStage(
+            id=stage_id,
+            name=f"serve {model.name}",
+            deps=[],
+            model=model,
+            adapter=adapter,
+            backend=backend,
+            packages=packages,
+        )
 
-    def backend_name(self, model: ModelEntry) -> str | None:
-        if model.backend is not None:
-            return model.backend
-        if model.framework is not None:
-            framework = self.registry.get("frameworks", model.framework)
-            for spec in framework.specialised:
-                import re
-
-                if re.search(spec.model_name_pattern, model.name):
-                    return spec.backend
-            return framework.backend
-        return None
-
-    def infer_id(self, run: PlannedRun, dataset_fingerprint: str) -> str:
-        adapter = self.adapter_package(run.model)
-        return content_hash(
+    def infer_stage(self, run: PlannedRun, sync: SyncStage, serve: ServeStage) -> InferStage:
+        stage_id = content_hash(
             "infer",
-            INFER_LOGIC_VERSION,
-            run.model.model_dump(exclude={"name", "description", "concurrency", "env", "base_url"}),
-            self.package(adapter) if adapter else run.model.base_url,
-            self.backend_name(run.model),
-            dataset_fingerprint,
-            run.dataset.model_dump(include={"iterator", "path_in_source", "split", "options"}),
+            INFER_CODE,
+            serve.id,
+            sync.id,
             run.prompt.model_dump(exclude={"name", "description", "collection", "collection_file"}),
             run.prompt_collection,
             run.task.output,
@@ -216,15 +240,56 @@ class BenchmarkPlanner:
             run.filters,
             run.limit,
         )
-
-    def eval_id(self, run: PlannedRun, infer_id: str) -> str:
-        return content_hash(
-            "eval",
-            EVAL_LOGIC_VERSION,
-            infer_id,
-            [
-                (m.key, m.params, m.entry_point, m.callable, self.package(m.package))
-                for m in run.metrics
-            ],
-            run.aggregators,
+        return InferStage(
+            id=stage_id,
+            name=f"infer {run.label()}",
+            deps=[sync.id, serve.id],
+            run=run,
+            sync=sync,
+            serve=serve,
         )
+
+    def eval_stage(self, infer: InferStage) -> EvalStage:
+        run = infer.run
+        packages = list(dict.fromkeys(m.package for m in run.metrics))
+        stage_id = content_hash(
+            "eval",
+            EVAL_CODE,
+            infer.id,
+            [(m.key, m.column, m.params, m.entry_point, m.callable) for m in run.metrics],
+            self.resolver.identity(packages),
+            run.aggregators,
+            run.task.output,
+        )
+        return EvalStage(
+            id=stage_id,
+            name=f"eval {run.label()}",
+            deps=[infer.id],
+            run=run,
+            infer=infer,
+            packages=packages,
+        )
+
+    def adapter_and_backend(self, model: ModelEntry) -> tuple[str | None, str | None]:
+        """The model's own adapter/backend, else its framework's (specialised by name)."""
+        adapter, backend = model.adapter, model.backend
+        if model.framework is not None:
+            framework = self.registry.get("frameworks", model.framework)
+            chosen = (framework.adapter, framework.backend)
+            engine = model.load_config.get("engine")
+            for spec in framework.specialised:
+                by_name = spec.model_name_pattern and re.search(spec.model_name_pattern, model.name)
+                by_engine = spec.engine is not None and spec.engine == engine
+                if by_name or by_engine:
+                    chosen = (spec.adapter, spec.backend)
+                    break
+            adapter = adapter or chosen[0]
+            backend = backend or chosen[1]
+        return adapter, backend
+
+
+def core_version() -> str:
+    try:
+        return importlib.metadata.version("vlmhyperbench")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+        return "unknown"

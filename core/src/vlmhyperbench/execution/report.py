@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..workdir import Workdir, write_json
 from .answers import read_answers
-from .orchestrator import RunResult
+from .stages import ReportStage, RunResult
 
 BASE_COLUMNS = ["run", "model", "dataset", "task", "prompt"]
 TAIL_COLUMNS = [
@@ -148,31 +150,49 @@ def _figures_html(columns: list[str], rows: list[dict[str, Any]], title: str) ->
     )
 
 
-def write_report(
-    experiment: str, results: list[RunResult], workdir: Path
-) -> tuple[Path, list[str], list[dict[str, Any]]]:
-    out = workdir / "reports" / experiment
+def write_reports(
+    stage: ReportStage, results: list[RunResult], workdir: Workdir
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The reports the experiment lists (``reports`` registry kind), plus ``runs.json``."""
+    experiment = stage.experiment.name
+    out = workdir.report_dir(experiment)
     out.mkdir(parents=True, exist_ok=True)
-    columns, rows = leaderboard_rows(results, workdir)
-    tmp = out / "leaderboard.csv.tmp"
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(out / "leaderboard.csv")
-    (out / "leaderboard.md").write_text(_markdown(columns, rows), encoding="utf-8")
-    (out / "report.html").write_text(
-        _figures_html(columns, rows, f"VLMHyperBench — {experiment}"), encoding="utf-8"
-    )
+    columns, rows = leaderboard_rows(results, workdir.root)
+    kinds = {report.kind for report in stage.reports}
+    if "leaderboard" in kinds:
+        tmp = out / "leaderboard.csv.tmp"
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(out / "leaderboard.csv")
+        (out / "leaderboard.md").write_text(_markdown(columns, rows), encoding="utf-8")
+    if "html" in kinds:
+        (out / "report.html").write_text(
+            _figures_html(columns, rows, f"VLMHyperBench — {experiment}"), encoding="utf-8"
+        )
+    for report in stage.reports:
+        writer_for = EXTRA_REPORTS.get(report.kind)
+        if writer_for is not None:
+            writer_for(out, results, workdir)
     runs = [
         {
             "run": r.run.name,
+            "model": r.run.model.name,
+            "dataset": r.run.dataset.name,
+            "prompt": r.run.prompt.name,
+            "task": r.run.task.name,
             "infer_id": r.infer_id,
             "eval_id": r.eval_id,
             "error": r.error,
+            "complete": r.complete,
             "metric_versions": r.metrics.get("versions", {}),
         }
         for r in results
     ]
-    (out / "runs.json").write_text(json.dumps(runs, indent=2, ensure_ascii=False), encoding="utf-8")
-    return out, columns, rows
+    write_json(out / "runs.json", runs)
+    return columns, rows
+
+
+#: Report kinds written by other modules (e.g. ``v01``): kind -> f(report_dir, results, workdir).
+EXTRA_REPORTS: dict[str, Callable[[Path, list[RunResult], Workdir], None]] = {}

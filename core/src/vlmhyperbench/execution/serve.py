@@ -1,8 +1,10 @@
-"""Serve stage: the model's API wrapper, started in the adapter's own environment.
+"""Serve stage: the model's API wrapper, started through the executor, recorded in the work dir.
 
-The server is started lazily (only when an infer stage actually has samples to send), shared
-by every run of that model, and stopped when the model's runs are done. The API key is handed
-over through the environment of the child process only, never on its command line.
+The server starts lazily (only when an infer stage has samples to send), is shared by every
+run of that model, and stops when the model's runs are done. The API key goes over as a
+secret file, never on a command line or in a container's environment. Each server writes
+``servers/<model>/server.json`` (who started it, pid or container, port); a later run of the
+same work dir stops servers whose run died, and ``vlmhb status`` lists the live ones.
 """
 
 from __future__ import annotations
@@ -11,126 +13,141 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ..registry import ModelEntry
+from ..executors import ServiceSpec
+from ..executors.services import pid_alive, stop_process_record
+from ..workdir import Workdir, read_json, write_json
+from .stages import ServeStage
+
+RECORD_FILE = "server.json"
 
 
 class ServerStartError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LocalModelServer:
-    """``vlmhb-serve`` as a child process on 127.0.0.1 in a prepared environment."""
+class ModelServer:
+    """A model's wrapper started by an executor (a process, a container, a Ray actor)."""
 
     def __init__(
         self,
-        model: ModelEntry,
-        backend: str,
-        environment: Any,
-        log_dir: Path,
-        data_root: Path | None = None,
-        ready_timeout_s: float = 300.0,
+        stage: ServeStage,
+        executor: Any,
+        sources: list[Any],
+        workdir: Workdir,
+        mode: str,
+        data_mounts: list[Path],
+        ready_timeout_s: float = 600.0,
     ) -> None:
-        self.model = model
-        self.backend = backend
-        self.environment = environment
-        self.log_dir = log_dir
-        self.data_root = data_root
+        self.stage = stage
+        self.model = stage.model
+        self.executor = executor
+        self.sources = sources
+        self.log_dir = workdir.server_dir(stage.model.name)
+        self.mode = mode
+        self.data_mounts = data_mounts
         self.ready_timeout_s = ready_timeout_s
         self.api_key = secrets.token_urlsafe(24)
         self.base_url = ""
         self.model_id: str | None = None
-        self.process: subprocess.Popen[bytes] | None = None
+        self.handle: Any = None
         self.restarts = 0
 
-    def _command(self, port: int, config_path: Path) -> list[str]:
-        command = [
-            str(self.environment.bin_dir / "vlmhb-serve"),
-            "--backend",
-            self.backend,
-            "--model-config",
-            str(config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        if self.data_root is not None:
-            command += ["--data-root", str(self.data_root)]
-        return command
+    @property
+    def environment_lock(self) -> str:
+        return getattr(self.handle, "environment_lock", "")
 
-    def start(self) -> None:
+    def spec(self) -> ServiceSpec:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.log_dir / "model_config.json"
         config_path.write_text(
-            json.dumps(self.model.load_config, ensure_ascii=False), encoding="utf-8"
+            json.dumps(self.model.server_config, ensure_ascii=False), encoding="utf-8"
         )
-        port = free_port()
-        env = self.environment.activate()
-        env.update(self.model.env)
-        env["VLMHB_API_KEY"] = self.api_key
-        log = (self.log_dir / "server.log").open("ab")
-        log.write(f"\n[vlmhb] starting server for {self.model.name} on port {port}\n".encode())
-        log.flush()
-        self.process = subprocess.Popen(
-            self._command(port, config_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
+        command = [
+            "vlmhb-serve",
+            "--backend",
+            str(self.stage.backend),
+            "--model-config",
+            str(config_path),
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--api-key-file",
+            "{secret:api_key}",
+        ]
+        resources = self.model.resources
+        return ServiceSpec(
+            name=f"serve-{self.stage.id}",
+            sources=self.sources,
+            command=command,
+            log_dir=self.log_dir,
+            mounts=self.data_mounts,
+            env=dict(self.model.env),
+            secrets={"api_key": self.api_key},
+            gpus=resources.gpus,
+            cpus=resources.cpus,
+            memory_gb=resources.memory_gb,
+            mode=self.mode,  # type: ignore[arg-type]
+            labels={"org.vlmhyperbench.model": self.model.name},
+            image=self.model.docker_image,
         )
-        self.base_url = f"http://127.0.0.1:{port}"
-        self._wait_ready()
+
+    def start(self) -> None:
+        self.handle = self.executor.start_service(self.spec())
+        self.base_url = self.handle.base_url
+        write_json(
+            self.log_dir / RECORD_FILE,
+            {
+                **self.handle.record(),
+                "executor": self.executor.kind,
+                "model": self.model.name,
+                "base_url": self.base_url,
+                "owner_pid": os.getpid(),
+            },
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         headers = {"Authorization": f"Bearer {self.api_key}"}
         last = "no answer yet"
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
+            if not self.handle.alive():
                 raise ServerStartError(
-                    f"model server for {self.model.name!r} exited with code {self.process.returncode}; "
+                    f"model server for {self.model.name!r} exited before it was ready; "
                     f"see {self.log_dir / 'server.log'}:\n{self.log_tail()}"
                 )
             try:
                 response = httpx.get(f"{self.base_url}/ready", headers=headers, timeout=5)
                 if response.status_code == 200:
-                    models = httpx.get(
-                        f"{self.base_url}/v1/models", headers=headers, timeout=5
-                    ).json()
-                    data = models.get("data") or []
+                    models = httpx.get(f"{self.base_url}/v1/models", headers=headers, timeout=5)
+                    data = models.json().get("data") or []
                     self.model_id = data[0]["id"] if data else None
                     return
                 last = f"HTTP {response.status_code}: {response.text[:200]}"
-                state = _json(response).get("state")
-                if state == "failed":  # the backend's load failed: waiting longer will not help
-                    reason = _json(response).get("reason") or last
-                    self.stop()
+                body = _json(response)
+                if body.get("state") == "failed":  # the load failed: waiting will not help
                     raise ServerStartError(
-                        f"model {self.model.name!r} failed to load on backend {self.backend!r}: {reason} "
+                        f"model {self.model.name!r} failed to load on backend "
+                        f"{self.stage.backend!r}: {body.get('reason') or last} "
                         f"(see {self.log_dir / 'server.log'})"
                     )
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}"
+                last = type(exc).__name__
             time.sleep(0.2)
-        self.stop()
         raise ServerStartError(
-            f"model server for {self.model.name!r} not ready after {self.ready_timeout_s:.0f} s ({last}); "
-            f"see {self.log_dir / 'server.log'}"
+            f"model server for {self.model.name!r} not ready after {self.ready_timeout_s:.0f} s "
+            f"({last}); see {self.log_dir / 'server.log'}"
         )
 
     def log_tail(self, lines: int = 20) -> str:
@@ -140,20 +157,13 @@ class LocalModelServer:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=5)
+        if self.handle is not None:
+            self.handle.stop()
+        (self.log_dir / RECORD_FILE).unlink(missing_ok=True)
 
     async def restart(self, reason: str) -> None:
         self.restarts += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / "server.log").open("a", encoding="utf-8") as log:
             log.write(f"\n[vlmhb] restarting server: {reason}\n")
         await asyncio.to_thread(self.stop)
@@ -163,10 +173,12 @@ class LocalModelServer:
 class RemoteModelServer:
     """An API wrapper someone else runs (``base_url`` in the model entry): never started here."""
 
-    def __init__(self, model: ModelEntry) -> None:
-        assert model.base_url is not None
-        self.model = model
-        self.base_url = model.base_url.rstrip("/")
+    environment_lock = ""
+
+    def __init__(self, stage: ServeStage) -> None:
+        assert stage.model.base_url is not None
+        self.model = stage.model
+        self.base_url = stage.model.base_url.rstrip("/")
         self.api_key = os.environ.get("VLMHB_API_KEY")
         self.model_id: str | None = None
 
@@ -199,5 +211,44 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def describe(server: Any) -> dict[str, Any]:
-    return {"base_url": server.base_url, "model_id": server.model_id}
+# --- servers left behind ----------------------------------------------------------------------
+def server_records(workdir: Workdir) -> list[tuple[Path, dict[str, Any]]]:
+    root = workdir.root / "servers"
+    found = []
+    for path in sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []:
+        try:
+            found.append((path, read_json(path)))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def record_is_live(record: dict[str, Any]) -> bool:
+    if record.get("kind") == "process":
+        from ..executors.services import process_matches
+
+        return process_matches(int(record.get("pid") or 0), "vlmhb-serve")
+    return True  # a container or actor: its executor knows; listed as recorded
+
+
+def stop_orphans(workdir: Workdir, executor: Any, say: Any = print) -> list[str]:
+    """Stop servers of this work dir whose run is dead; return what was stopped."""
+    stopped = []
+    for path, record in server_records(workdir):
+        owner = int(record.get("owner_pid") or 0)
+        if owner and owner != os.getpid() and pid_alive(owner):
+            continue  # its run is alive (another run in the same work dir)
+        done = False
+        if record.get("kind") == "process":
+            done = stop_process_record(record)
+        elif hasattr(executor, "stop_recorded"):
+            done = executor.stop_recorded(record)
+        if done:
+            what = record.get("container") or f"pid {record.get('pid')}"
+            say(
+                f"stopped a model server left by a dead run: {record.get('model')} ({what}, "
+                f"port {record.get('port')})"
+            )
+            stopped.append(str(record.get("model")))
+        path.unlink(missing_ok=True)
+    return stopped

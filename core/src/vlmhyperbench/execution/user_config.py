@@ -17,7 +17,7 @@ from ..registry import Registry
 from ..registry.models import ExperimentEntry, InlineRun, SampleFilters
 from ..registry.prompt_collection import PromptCollectionError, read_prompt_collection
 from ..registry.vlm_base import slug
-from .hashing import content_hash
+from .identity import content_hash
 
 COLUMNS = (
     "dataset",

@@ -1,14 +1,58 @@
-"""Where stages run: local uv environments or Docker containers, behind one contract."""
+"""Where stages and model servers run, behind one contract; found by entry points.
 
-from .base import Executor, OutputCallback, StageOutcome, StageSpec
-from .docker import DockerExecutor
+``local`` ships here; ``docker`` and ``ray`` are packages of their own that register under the
+entry-point group ``vlmhyperbench.executors``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from .base import (
+    Executor,
+    ExecutorContext,
+    ExecutorError,
+    OutputCallback,
+    ServiceHandle,
+    ServiceSpec,
+    StageOutcome,
+    StageSpec,
+)
 from .local import LocalExecutor
 
+GROUP = "vlmhyperbench.executors"
+
+
+def available_executors() -> list[str]:
+    return sorted({"local", *(ep.name for ep in entry_points(group=GROUP))})
+
+
+def create_executor(name: str, context: ExecutorContext) -> Executor:
+    """The executor registered as ``name``; a clear error naming what is installed."""
+    if name == "local":
+        from .local import create
+
+        return create(context)
+    found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    if not found:
+        raise ExecutorError(
+            f"no executor named {name!r} (installed: {', '.join(available_executors())}); "
+            f"install its package, e.g. `uv pip install vlmhb-{name}-executor`"
+        )
+    return found[0].load()(context)
+
+
 __all__ = [
-    "DockerExecutor",
+    "GROUP",
     "Executor",
+    "ExecutorContext",
+    "ExecutorError",
     "LocalExecutor",
     "OutputCallback",
+    "ServiceHandle",
+    "ServiceSpec",
     "StageOutcome",
     "StageSpec",
+    "available_executors",
+    "create_executor",
 ]

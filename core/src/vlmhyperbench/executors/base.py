@@ -1,15 +1,20 @@
-"""What an executor is: a place where a stage's command runs inside its own environment.
+"""What an executor is: a place where a stage's command, or a model server, runs inside its
+own environment.
 
 Stages talk to the core only through files and JSON-lines on stdout, so the same stage runs
-unchanged in a local uv venv or a container. Host paths are mounted at the same absolute
-paths inside a container, so a stage config written with host paths works in both.
+unchanged in a local uv venv, a container or a Ray worker. Host paths are mounted at the same
+absolute paths inside a container, so a stage config written with host paths works in all.
+
+Executors are plugins: the entry-point group ``vlmhyperbench.executors`` maps a name
+(``local``, ``docker``, ``ray``) to a factory called as ``factory(context)`` with an
+``ExecutorContext``; ``local`` ships in the core, the others in their own packages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from vlmhb_dependency_injector.sources import GitSource, LocalSource, PypiSource
@@ -22,7 +27,7 @@ class StageSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="Human-readable stage name, used in logs and container names.")
+    name: str = Field(description="Stage name, used in logs and container/task names.")
     sources: list[Source] = Field(description="Packages the stage's environment must hold.")
     command: list[str] = Field(
         description="argv run inside the environment; 'python' means the env's interpreter."
@@ -36,7 +41,7 @@ class StageSpec(BaseModel):
         description="Extra host folders the stage writes (read-write), e.g. a shared cache.",
     )
     env: dict[str, str] = Field(default_factory=dict)
-    gpus: int | None = Field(default=None, description="GPUs to pass through (docker), or None.")
+    gpus: int | None = Field(default=None, description="GPUs to pass through, or None.")
     mode: Literal["dev", "prod"] = "dev"
     timeout_s: float | None = None
 
@@ -52,12 +57,74 @@ class StageOutcome(BaseModel):
         return self.exit_code == 0
 
 
+class ServiceSpec(BaseModel):
+    """A long-running process that serves HTTP on a port (a model's API wrapper).
+
+    ``command`` must make the server listen on ``port`` on the address the executor chooses
+    (``{host}`` and ``{port}`` in the command are replaced by the executor). Secrets are
+    handed over as files the process reads, never on its command line or in a container's
+    environment (so ``ps`` and ``docker inspect`` do not show them).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Service name, e.g. 'serve-<stage id>'.")
+    sources: list[Source]
+    command: list[str] = Field(description="argv; '{host}' and '{port}' are substituted.")
+    log_dir: Path = Field(description="Host folder for the server's log and config (rw).")
+    mounts: list[Path] = Field(default_factory=list, description="Read-only data folders.")
+    env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment.")
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="name -> value, delivered as files: see secret_files."
+    )
+    gpus: int = 0
+    cpus: float | None = None
+    memory_gb: float | None = None
+    mode: Literal["dev", "prod"] = "dev"
+    labels: dict[str, str] = Field(default_factory=dict)
+    image: str | None = Field(default=None, description="Container image (docker), if any.")
+
+
+class ServiceHandle(Protocol):
+    """A started service: where it answers, whether it lives, how to stop it."""
+
+    base_url: str
+    environment_lock: str
+
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def record(self) -> dict[str, Any]:
+        """What identifies it for a later cleanup (pid or container id, port, started_at)."""
+        ...
+
+
 OutputCallback = Callable[[str], None]
 
 
 class Executor(Protocol):
-    """Runs a stage; streams each output line to ``on_output`` as it comes."""
+    """Runs stages (streaming each output line to ``on_output``) and starts model servers."""
 
     kind: str
 
     def run(self, spec: StageSpec, on_output: OutputCallback | None = None) -> StageOutcome: ...
+
+    def start_service(self, spec: ServiceSpec) -> ServiceHandle: ...
+
+    def close(self) -> None: ...
+
+
+class ExecutorContext(BaseModel):
+    """What an executor factory gets: where environments live and what the run asked for."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    env_manager: Any = Field(description="vlmhb_dependency_injector.EnvironmentManager")
+    repo_root: Path
+    workdir: Path
+    options: dict[str, Any] = Field(default_factory=dict, description="e.g. ray_address")
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot run here (no engine answers, unknown name...); names the fix."""

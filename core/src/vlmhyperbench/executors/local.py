@@ -18,7 +18,8 @@ from pathlib import Path
 
 from vlmhb_dependency_injector import Environment, EnvironmentManager
 
-from .base import OutputCallback, StageOutcome, StageSpec
+from .base import ExecutorContext, OutputCallback, ServiceSpec, StageOutcome, StageSpec
+from .services import LocalService
 
 LOCK_FILENAME = "environment.lock"
 """Written into every stage's workdir: the run's bill of materials."""
@@ -110,6 +111,14 @@ class LocalExecutor:
             exit_code = TIMEOUT_EXIT_CODE
         return self._outcome(exit_code, env, tail)
 
+    def start_service(self, spec: ServiceSpec) -> LocalService:
+        """Start a model server as a child process tied to this one (see ``services``)."""
+        env = self.manager.ensure(spec.sources, mode=spec.mode)
+        return LocalService.start(spec, env)
+
+    def close(self) -> None:
+        """Nothing to release: every stage process has ended when ``run`` returns."""
+
     def _outcome(self, exit_code: int, env: Environment, tail: deque[str]) -> StageOutcome:
         return StageOutcome(
             exit_code=exit_code,
@@ -129,6 +138,11 @@ class LocalExecutor:
         except subprocess.TimeoutExpired:
             pass
         _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def create(context: ExecutorContext) -> LocalExecutor:
+    """Entry point ``vlmhyperbench.executors: local``."""
+    return LocalExecutor(context.env_manager)
 
 
 def _signal_group(process: subprocess.Popen[str], sig: int) -> None:
@@ -170,4 +184,11 @@ def command_in(env: Environment, command: list[str], path: str) -> list[str]:
     return [program, *args]
 
 
-__all__ = ["LOCK_FILENAME", "TIMEOUT_EXIT_CODE", "LocalExecutor", "command_in", "stage_environment"]
+__all__ = [
+    "LOCK_FILENAME",
+    "TIMEOUT_EXIT_CODE",
+    "LocalExecutor",
+    "command_in",
+    "create",
+    "stage_environment",
+]

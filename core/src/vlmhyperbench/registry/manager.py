@@ -22,7 +22,6 @@ from .models import (
     MetricEntry,
     ModelEntry,
     PromptEntry,
-    ReportEntry,
     RunEntry,
     RunSpec,
     TaskEntry,
@@ -138,10 +137,15 @@ class RegistryManager:
         root: Path | str,
         mode: Mode | None = None,
         overlay_dirs: list[Path] | None = None,
+        extra_files: dict[str, list[Path]] | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.mode: Mode = run_mode(mode)
         self.overlay_dirs = [Path(p).resolve() for p in overlay_dirs or []]
+        #: kind -> single entry files from anywhere (``vlmhb run path/to/experiment.yaml``).
+        self.extra_files = {
+            k: [Path(p).resolve() for p in v] for k, v in (extra_files or {}).items()
+        }
 
     # -- public -----------------------------------------------------------------------------
     def load(self) -> Registry:
@@ -203,6 +207,13 @@ class RegistryManager:
                 continue
             if self.mode == "dev" and stem in docs:
                 self._apply_overlay(docs[stem], path, problems)
+        for path in self.extra_files.get(kind, []):
+            stem = path.name.rsplit(".", 1)[0]
+            doc = read_yaml(path)
+            if isinstance(doc, Problem):
+                problems.append(doc)
+            else:
+                docs[stem] = doc  # a file named on the command line replaces an entry
         for overlay_dir in self.overlay_dirs:
             for path in sorted((overlay_dir / kind).glob("*.yaml")):
                 stem = path.name.rsplit(".", 1)[0]
@@ -286,8 +297,6 @@ class _CrossValidator:
         for item in r.entries["tasks"].values():
             task: TaskEntry = item.entry
             self._metrics_fit(item, ("default_metrics",), task.default_metrics, task)
-            for i, report in enumerate(task.reports):
-                self._ref(item, ("reports", i), "reports", report)
             for i, fw_name in enumerate(task.frameworks):
                 self._ref(item, ("frameworks", i), "frameworks", fw_name)
         for item in r.entries["models"].values():
@@ -315,10 +324,6 @@ class _CrossValidator:
         for item in r.entries["metrics"].values():
             metric: MetricEntry = item.entry
             self._ref(item, ("package",), "packages", metric.package)
-        for item in r.entries["reports"].values():
-            report: ReportEntry = item.entry
-            for i, metric_name in enumerate(report.metrics):
-                self._ref(item, ("metrics", i), "metrics", metric_name)
         for item in r.entries["runs"].values():
             self._check_run(item, (), item.entry)
         for item in r.entries["experiments"].values():
@@ -379,8 +384,6 @@ class _CrossValidator:
         self._ref(item, (*loc, "model"), "models", run.model)
         ok_ds = self._ref(item, (*loc, "dataset"), "datasets", run.dataset)
         ok_prompt = self._ref(item, (*loc, "prompt"), "prompts", run.prompt)
-        for i, report in enumerate(run.reports):
-            self._ref(item, (*loc, "reports", i), "reports", report)
         if not ok_task:
             return
         task: TaskEntry = self.registry.get("tasks", run.task)
@@ -430,6 +433,15 @@ class _CrossValidator:
                 self._check_run(item, ("runs", i), run)
         for i, report in enumerate(exp.reports):
             self._ref(item, ("reports", i), "reports", report)
+        from ..executors import available_executors
+
+        if exp.executor not in available_executors():
+            self._problem(
+                item,
+                ("executor",),
+                f"expected an installed executor ({', '.join(available_executors())}), got "
+                f"{exp.executor!r}; executors are plugins: install e.g. vlmhb-{exp.executor}-executor",
+            )
         if exp.matrix is None:
             return
         m = exp.matrix

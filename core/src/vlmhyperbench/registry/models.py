@@ -37,13 +37,20 @@ PackageEntry = Annotated[LocalSource | GitSource | PypiSource, Field(discriminat
 class SpecialisedAdapter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_name_pattern: str = Field(description="Regular expression matched against model names.")
+    model_name_pattern: str | None = Field(
+        default=None, description="Regular expression matched against model names."
+    )
+    engine: str | None = Field(
+        default=None, description="Chosen when the model entry's `model.engine` equals this."
+    )
     adapter: str = Field(description="Package entry name of the adapter.")
     backend: str
 
     @field_validator("model_name_pattern")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             re.compile(value)
         except re.error as exc:
@@ -59,6 +66,13 @@ class FrameworkEntry(Entry):
         description="Backend name in the entry-point group vlmhyperbench.backends."
     )
     specialised: list[SpecialisedAdapter] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_specialised_matches_something(self) -> FrameworkEntry:
+        for i, spec in enumerate(self.specialised):
+            if spec.model_name_pattern is None and spec.engine is None:
+                raise ValueError(f"specialised[{i}]: expected model_name_pattern or engine")
+        return self
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -107,7 +121,6 @@ class TaskEntry(Entry):
     input: TaskInput = Field(default_factory=TaskInput)
     output: TaskOutput
     default_metrics: list[str] = Field(default_factory=list)
-    reports: list[str] = Field(default_factory=list)
     frameworks: list[str] = Field(default_factory=list, description="Frameworks that can run it.")
 
 
@@ -122,10 +135,26 @@ class GenerationParams(BaseModel):
 
 
 class Resources(BaseModel):
+    """What the model server needs: GPUs become device requests (docker) or num_gpus (ray)."""
+
     model_config = ConfigDict(extra="forbid")
 
     gpus: int = Field(default=0, ge=0)
+    cpus: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
+
+
+class RetryPolicy(BaseModel):
+    """How often a failing sample is tried: within a run, and across re-runs in total."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_run: int = Field(default=3, ge=1, description="Requests per sample in one run.")
+    max_attempts: int = Field(
+        default=9,
+        ge=1,
+        description="Requests per sample over all runs; a sample failed this often stays failed.",
+    )
 
 
 class ModelEntry(Entry):
@@ -147,15 +176,26 @@ class ModelEntry(Entry):
         alias="model",
         description="Backend model config sent to POST /v1/models/load (model path, engine...).",
     )
-    engine_args: dict[str, Any] = Field(default_factory=dict)
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Engine arguments merged over `model` in the load request (they win).",
+    )
     generation: GenerationParams = Field(default_factory=GenerationParams)
     resources: Resources = Field(default_factory=Resources)
-    docker_image: str | None = None
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    docker_image: str | None = Field(
+        default=None, description="Image the docker executor runs this model's server in."
+    )
     env: dict[str, str] = Field(default_factory=dict)
     base_url: str | None = Field(
         default=None, description="URL of an already running API wrapper: nothing is started."
     )
     concurrency: int = Field(default=4, gt=0, description="Requests in flight at once.")
+
+    @property
+    def server_config(self) -> dict[str, Any]:
+        """The load request's config: ``model`` with ``engine_args`` merged over it."""
+        return {**self.load_config, **self.engine_args}
 
     @model_validator(mode="after")
     def _has_a_server(self) -> ModelEntry:
@@ -193,7 +233,11 @@ class DatasetEntry(Entry):
     )
     split: str | None = None
     task: str = Field(description="Task entry name this dataset is annotated for.")
-    checksum: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    checksum: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Fingerprint of the prepared dataset: the sync stage refuses other data.",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -292,15 +336,21 @@ class MetricEntry(Entry):
     def key(self) -> str:
         return f"{self.name}@{self.version}"
 
+    @property
+    def column(self) -> str:
+        """Leaderboard column: the name, or ``<metric>@<compat>`` for a tool's variant."""
+        compat = self.params.get("compat")
+        return f"{self.entry_point or self.name}@{compat}" if compat else self.name
+
 
 # --- reports --------------------------------------------------------------------------------
 class ReportEntry(Entry):
-    kind: Literal["table", "plot"]
-    group_by: list[Literal["model", "dataset", "task", "prompt", "doc_class", "question_type"]] = (
-        Field(default_factory=lambda: ["model"])
+    """One output of the report stage; an experiment lists the ones it wants."""
+
+    kind: Literal["leaderboard", "html", "v01"] = Field(
+        description="leaderboard: CSV + Markdown table; html: report.html with Plotly figures; "
+        "v01: ModelsAnswers/ and ModelsMetrics/ as VLMHyperBench v0.1 wrote them."
     )
-    metrics: list[str] = Field(default_factory=list)
-    plot: Literal["bar", "box", "scatter"] | None = None
 
 
 # --- runs and experiments -------------------------------------------------------------------
@@ -321,7 +371,6 @@ class RunSpec(BaseModel):
     dataset: str
     prompt: str
     metrics: list[str] | None = Field(default=None, description="Default: the task's metrics.")
-    reports: list[str] = Field(default_factory=list)
     aggregators: list[Aggregator] = Field(default_factory=lambda: ["general"])
     filters: SampleFilters = Field(default_factory=SampleFilters)
     limit: int | None = Field(default=None, gt=0)
@@ -357,14 +406,16 @@ class StorageSpec(BaseModel):
 
     uri: str = Field(pattern=r"^(s3://[^/]+(/.*)?|file://.+|/.+)$")
     endpoint_url: str | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, description="Passed as AWS_DEFAULT_REGION.")
 
 
 class ExperimentEntry(Entry):
     runs: list[str | InlineRun] = Field(default_factory=list)
     matrix: Matrix | None = None
     reports: list[str] = Field(default_factory=list)
-    executor: Literal["local", "docker"] = "local"
+    executor: str = Field(
+        default="local", description="Executor plugin name (local, docker, ray...)."
+    )
     parallelism: int = Field(
         default=1,
         gt=0,

@@ -17,7 +17,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-EVENT_PREFIX = "@@vlmhb-event "
+sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
+from stage_configs import EvalConfig, MetricSpec, emit
+
 GROUPINGS = {
     "general": (),
     "by_doc_type": ("doc_class",),
@@ -25,21 +27,17 @@ GROUPINGS = {
 }
 
 
-def emit(event_type: str, **fields: Any) -> None:
-    print(EVENT_PREFIX + json.dumps({"type": event_type, **fields}, ensure_ascii=False), flush=True)
-
-
-def load_metric(spec: dict[str, Any]) -> Any:
-    if spec.get("callable"):
-        module, _, attr = spec["callable"].partition(":")
+def load_metric(spec: MetricSpec) -> Any:
+    if spec.callable:
+        module, _, attr = spec.callable.partition(":")
         return getattr(importlib.import_module(module), attr)
     found = [
-        ep for ep in entry_points(group="vlmhyperbench.metrics") if ep.name == spec["entry_point"]
+        ep for ep in entry_points(group="vlmhyperbench.metrics") if ep.name == spec.entry_point
     ]
     if not found:
         installed = sorted(ep.name for ep in entry_points(group="vlmhyperbench.metrics"))
         raise SystemExit(
-            f"metric {spec['name']!r}: no entry point {spec['entry_point']!r} in group "
+            f"metric {spec.name!r}: no entry point {spec.entry_point!r} in group "
             f"vlmhyperbench.metrics (installed: {', '.join(installed) or 'none'})"
         )
     return found[0].load()
@@ -70,11 +68,11 @@ def telemetry_of(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: answer.get(k) for k in keys}
 
 
-def score(metric: Any, spec: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
-    params = dict(spec.get("params") or {})
-    if spec.get("schema_param") and spec.get("json_schema") is not None:
-        params[spec["schema_param"]] = spec["json_schema"]
-    if spec.get("inputs") == "telemetry":
+def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
+    params = dict(spec.params)
+    if spec.schema_param and spec.json_schema is not None:
+        params[spec.schema_param] = spec.json_schema
+    if spec.inputs == "telemetry":
         return metric([r["telemetry"] for r in rows], None, **params)
     return metric([r["prediction"] for r in rows], [r["reference"] for r in rows], **params)
 
@@ -95,12 +93,12 @@ def fmt(value: Any) -> Any:
 
 
 def main(config_path: str) -> int:
-    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    out = Path(config["out_dir"])
+    config = EvalConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples = read_jsonl(Path(config["samples"]))
-    answers = {a["id"]: a for a in read_jsonl(Path(config["answers"]))}
-    kind = config["output_kind"]
+    samples = read_jsonl(Path(config.samples))
+    answers = {a["id"]: a for a in read_jsonl(Path(config.answers))}
+    kind = config.output_kind
     rows = []
     for sample in samples:
         sid = str(sample["id"])
@@ -119,28 +117,28 @@ def main(config_path: str) -> int:
             }
         )
     if not rows:
-        raise SystemExit(f"no answers to score in {config['answers']}")
-    metric_specs = config["metrics"]
+        raise SystemExit(f"no answers to score in {config.answers}")
+    metric_specs = config.metrics
     per_sample: dict[str, list[float]] = {}
     general: dict[str, float] = {}
     keys: dict[str, str] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
         result = score(metric, spec, rows)
-        per_sample[spec["name"]] = list(result.per_sample)
-        general[spec["name"]] = float(result.value)
+        per_sample[spec.column] = list(result.per_sample)
+        general[spec.column] = float(result.value)
         computed = (
-            f"{getattr(result, 'name', spec['name'])}@{getattr(result, 'version', spec['version'])}"
+            f"{getattr(result, 'name', spec.name)}@{getattr(result, 'version', spec.version)}"
         )
-        keys[spec["name"]] = computed
-        if str(getattr(result, "version", spec["version"])) != str(spec["version"]):
+        keys[spec.column] = computed
+        if str(getattr(result, "version", spec.version)) != str(spec.version):
             print(
-                f"warning: registry pins {spec['name']} at version {spec['version']}, "
+                f"warning: registry pins {spec.name} at version {spec.version}, "
                 f"the installed package computed {computed}",
                 file=sys.stderr,
             )
         emit("stage_progress", done=i + 1, total=len(metric_specs))
-    names = [spec["name"] for spec in metric_specs]
+    names = [spec.column for spec in metric_specs]
     sample_names = [n for n in names if len(per_sample[n]) == len(rows)]
     by_id_rows = [
         [r["id"], r["doc_class"], r["question_type"], r["parse_status"], r["prediction"]]
@@ -149,7 +147,7 @@ def main(config_path: str) -> int:
     ]
     header = ["id", "doc_class", "question_type", "parse_status", "answer", *sample_names]
     write_csv(out / "per_sample.csv", header, by_id_rows)
-    for aggregator in config["aggregators"]:
+    for aggregator in config.aggregators:
         if aggregator == "by_id":
             write_csv(out / "metrics_by_id.csv", header, by_id_rows)
             continue

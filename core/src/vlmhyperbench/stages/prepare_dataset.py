@@ -19,11 +19,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-EVENT_PREFIX = "@@vlmhb-event "
-
-
-def emit(event_type: str, **fields: Any) -> None:
-    print(EVENT_PREFIX + json.dumps({"type": event_type, **fields}, ensure_ascii=False), flush=True)
+sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
+from stage_configs import SyncConfig, emit
 
 
 def call(import_path: str, *args: Any, **kwargs: Any) -> Any:
@@ -31,14 +28,15 @@ def call(import_path: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(importlib.import_module(module), attr)(*args, **kwargs)
 
 
-def generate(config: dict[str, Any]) -> Path:
-    target = Path(config["generated_dir"])
+def generate(config: SyncConfig) -> Path:
+    assert config.generated_dir is not None and config.generator is not None
+    target = Path(config.generated_dir)
     if (target / ".vlmhb-complete").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
     try:
-        call(config["generator"]["callable"], staging, **config["generator"].get("params", {}))
+        call(config.generator.callable, staging, **config.generator.params)
         (staging / ".vlmhb-complete").write_text("ok\n", encoding="utf-8")
         if target.exists():  # a half-made folder from a killed run
             shutil.rmtree(target)
@@ -49,14 +47,14 @@ def generate(config: dict[str, Any]) -> Path:
     return target
 
 
-def sync(config: dict[str, Any]) -> Path:
-    source = config["source"]
+def sync(config: SyncConfig) -> Path:
+    source = config.source or ""
     if not source.startswith("s3://"):
         return Path(source.removeprefix("file://"))
     from vlmhb_data_layer import SmartSyncManager  # only needed for remote datasets
 
-    cache = Path(config["cache_dir"])
-    manager = SmartSyncManager(endpoint_url=config.get("endpoint_url"))
+    cache = Path(config.cache_dir or "")
+    manager = SmartSyncManager(endpoint_url=config.endpoint_url)
     result = manager.sync(source, cache)
     emit("log", line=f"synced {source}: {result}")
     return cache
@@ -77,13 +75,13 @@ def file_digest(path: Path) -> str:
 
 
 def main(config_path: str) -> int:
-    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    out = Path(config["out_dir"])
+    config = SyncConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    root = generate(config) if config.get("generator") else sync(config)
-    if config.get("path_in_source"):
-        root = root / config["path_in_source"]
-    iterator = config["iterator"]
+    root = generate(config) if config.generator else sync(config)
+    if config.path_in_source:
+        root = root / config.path_in_source
+    iterator = config.iterator
     found = [ep for ep in entry_points(group="vlmhyperbench.datasets") if ep.name == iterator]
     if not found:
         installed = sorted(ep.name for ep in entry_points(group="vlmhyperbench.datasets"))
@@ -91,13 +89,13 @@ def main(config_path: str) -> int:
             f"dataset iterator {iterator!r} not found in entry-point group vlmhyperbench.datasets "
             f"(installed: {', '.join(installed) or 'none'})"
         )
-    dataset = found[0].load()(root, **config.get("options", {}))
+    dataset = found[0].load()(root, **config.options)
     samples = [sample_dict(s) for s in dataset]
-    if config.get("split"):
+    if config.split:
         samples = [
             s
             for s in samples
-            if (s.get("metadata") or {}).get("split", config["split"]) == config["split"]
+            if (s.get("metadata") or {}).get("split", config.split) == config.split
         ]
     digest = hashlib.sha256()
     images: dict[str, str] = {}

@@ -9,28 +9,23 @@ leaves every local file as it was.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-EVENT_PREFIX = "@@vlmhb-event "
-
-
-def emit(event_type: str, **fields: Any) -> None:
-    print(EVENT_PREFIX + json.dumps({"type": event_type, **fields}, ensure_ascii=False), flush=True)
+sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
+from stage_configs import UploadConfig, emit
 
 
 def main(config_path: str) -> int:
     from vlmhb_data_layer import upload_run
 
-    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    base = config["uri"].rstrip("/") + "/" + config["experiment"]
+    config = UploadConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    base = config.uri.rstrip("/") + "/" + config.experiment
     missing: list[str] = []
-    for i, (name, folder) in enumerate(config["folders"]):
-        result = upload_run(Path(folder), base, name, endpoint_url=config.get("endpoint_url"))
+    for i, (name, folder) in enumerate(config.folders):
+        result = upload_run(Path(folder), base, name, endpoint_url=config.endpoint_url)
         missing += [f"{name}/{path}" for path in getattr(result, "missing", [])]
-        emit("stage_progress", done=i + 1, total=len(config["folders"]))
+        emit("stage_progress", done=i + 1, total=len(config.folders))
         print(f"{name}: {result}", flush=True)
     if missing:
         print(f"not uploaded ({len(missing)}): {', '.join(missing[:20])}", flush=True)

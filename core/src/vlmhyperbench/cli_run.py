@@ -1,0 +1,155 @@
+"""``vlmhb run`` / ``vlmhb bench``: the public API plus a console: progress, leaderboard, exit code.
+
+SIGINT and SIGTERM stop the run cleanly: the model servers are stopped by the runner's
+``finally`` blocks and the work dir stays resumable (answers are flushed per sample).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .api import plan_experiment, run_plan
+from .execution.planner import PlanError
+from .execution.progress import ConsoleProgress
+from .execution.report import BASE_COLUMNS, TAIL_COLUMNS
+from .execution.stages import Plan
+from .execution.user_config import UserConfigError, experiment_from_user_config
+from .executors import ExecutorError
+from .registry import Registry
+from .workdir import Workdir, write_json
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130
+RUN_RECORD = "run.json"
+"""``<workdir>/run.json``: the pid of the run using the work dir (for ``vlmhb stop``)."""
+
+
+class _Stop(Exception):
+    pass
+
+
+def plan_for(
+    registry: Registry,
+    experiment: str | None,
+    user_config: Path | None,
+    limit: int | None,
+) -> Plan:
+    if user_config is not None:
+        entry, prompts = experiment_from_user_config(user_config, registry)
+        for prompt in prompts.values():
+            registry.add("prompts", prompt, user_config)
+        return plan_experiment(registry, entry, limit=limit)
+    return plan_experiment(registry, experiment or "default", limit=limit)
+
+
+def print_plan(out: Console, plan: Plan, workdir: Path) -> None:
+    folders = Workdir(workdir)
+    table = Table("stage", "kind", "id", "state", title=f"plan — {plan.experiment.name}")
+    for stage in plan.stages:
+        folder = None if stage.kind == "serve" else folders.stage_dir(stage.kind, stage.id)
+        state = "cached" if stage.cacheable and folder and Workdir.is_done(folder) else "to run"
+        table.add_row(stage.name, stage.kind, stage.id, state)
+    out.print(table)
+
+
+def run_experiment(
+    registry: Registry,
+    experiment: str | None,
+    user_config: Path | None,
+    workdir: Path,
+    executor: str | None,
+    out: Console,
+    err: Console,
+    *,
+    limit: int | None = None,
+    dry_run: bool = False,
+    accept_data_change: bool = False,
+    executor_options: dict[str, Any] | None = None,
+) -> int:
+    try:
+        plan = plan_for(registry, experiment, user_config, limit)
+    except (PlanError, UserConfigError, KeyError) as exc:
+        err.print(str(exc).strip('"'), markup=False, highlight=False)
+        return EXIT_BAD_INPUT
+    workdir = workdir.resolve()
+    kind = executor or plan.experiment.executor
+    out.print(
+        f"experiment [bold]{plan.experiment.name}[/]: {len(plan.runs)} runs, "
+        f"{len(plan.models)} models, {len(plan.datasets)} datasets; executor {kind}, "
+        f"mode {registry.mode}; workdir {workdir}"
+    )
+    if dry_run:
+        print_plan(out, plan, workdir)
+        return EXIT_OK
+    started = time.perf_counter()
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_json(workdir / RUN_RECORD, {"pid": os.getpid(), "experiment": plan.experiment.name})
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM,)}
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    progress = ConsoleProgress(err)
+    try:
+        with progress:
+            outcome = run_plan(
+                plan,
+                registry,
+                workdir=workdir,
+                executor=kind,
+                subscribers=[progress],
+                executor_options=executor_options,
+                accept_data_change=accept_data_change,
+            )
+    except ExecutorError as exc:
+        err.print(f"executor {kind}: {exc}", markup=False, highlight=False)
+        return EXIT_RUN_FAILED
+    except (KeyboardInterrupt, _Stop) as exc:
+        err.print(
+            f"run stopped ({type(exc).__name__ if isinstance(exc, KeyboardInterrupt) else exc}); "
+            "model servers stopped, answers so far kept: run the same command again to resume"
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        (workdir / RUN_RECORD).unlink(missing_ok=True)
+    print_leaderboard(out, outcome.columns, outcome.rows)
+    for result in outcome.results:
+        if result.error:
+            err.print(f"[red]run {result.run.name} failed:[/] {result.error}", highlight=False)
+    took = time.perf_counter() - started
+    by_kind = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(progress.time_by_kind().items()))
+    if not by_kind:
+        by_kind = "nothing ran" if outcome.status == "failed" else "everything cached"
+    out.print(f"report: {outcome.report_dir / 'report.html'}  ({took:.1f} s; {by_kind})")
+    return EXIT_RUN_FAILED if outcome.status == "failed" else EXIT_OK
+
+
+def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """One table per task: tasks have different metrics, and one wide table does not fit."""
+    for task in dict.fromkeys(row["task"] for row in rows):
+        subset = [row for row in rows if row["task"] == task]
+        metrics = [
+            c
+            for c in columns
+            if c not in BASE_COLUMNS
+            and c not in TAIL_COLUMNS
+            and any(row.get(c) is not None for row in subset)
+        ]
+        shown = ["model", "dataset", "prompt", *metrics, "samples", "failed"]
+        shown += ["latency_p50_s", "samples_per_s", "peak_rss_mb", "status"]
+        if any(row.get("peak_vram_mb") for row in subset):
+            shown.insert(-1, "peak_vram_mb")
+        table = Table(*shown, title=f"leaderboard — task {task}", title_justify="left")
+        for row in subset:
+            table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in shown])
+        out.print(table)

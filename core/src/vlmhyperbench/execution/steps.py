@@ -1,0 +1,145 @@
+"""What the sync, eval and upload stages do (their bodies; the lifecycle is ``lifecycle``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..stages.stage_configs import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
+from ..workdir import Workdir, read_json
+from .identity import content_hash
+from .lifecycle import SkipStage
+from .scripts import ScriptRunner
+from .stages import EvalStage, SyncStage, UploadStage
+
+
+class DataChangedError(RuntimeError):
+    """The prepared dataset is not the one the entry pins with ``checksum``."""
+
+
+def sync_body(
+    stage: SyncStage,
+    folder: Path,
+    scripts: ScriptRunner,
+    workdir: Workdir,
+    repo_root: Path,
+    accept_data_change: bool = False,
+) -> dict[str, Any]:
+    dataset = stage.dataset
+    config = SyncConfig(
+        out_dir=str(folder),
+        iterator=dataset.iterator,
+        path_in_source=dataset.path_in_source,
+        options=dataset.options,
+        split=dataset.split,
+    )
+    mounts: list[Path] = []
+    writable: list[Path] = []
+    if dataset.generator is not None:
+        assert stage.generator_id is not None
+        config.generator = GeneratorSpec(
+            callable=dataset.generator.callable, params=dataset.generator.params
+        )
+        config.generated_dir = str(workdir.generated_dir(stage.generator_id))
+        writable.append(workdir.generated_root)
+    elif (dataset.source or "").startswith("s3://"):
+        config.source = dataset.source
+        config.cache_dir = str(workdir.cache_dir(content_hash(dataset.source)))
+        config.endpoint_url = dataset.endpoint_url
+        writable.append(workdir.cache_root)
+    else:
+        path = Path((dataset.source or "").removeprefix("file://"))
+        path = path if path.is_absolute() else repo_root / path
+        config.source = str(path)
+        mounts.append(path)
+    scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
+    manifest = read_json(folder / "manifest.json")
+    fingerprint = manifest["fingerprint"]
+    if dataset.checksum and fingerprint != dataset.checksum:
+        message = (
+            f"dataset {dataset.name!r}: the prepared data has fingerprint {fingerprint}, but the "
+            f"entry pins checksum {dataset.checksum}; the data changed under the same entry. "
+            f"If the change is expected, set `checksum: {fingerprint}` in its registry file "
+            "(or run with --accept-data-change)"
+        )
+        if not accept_data_change:
+            raise DataChangedError(message)
+        scripts.bus.publish_line(
+            '@@vlmhb-event {"type": "log", "line": ' + _json_string(message) + "}",
+            {"stage_id": stage.id, "stage_kind": "sync", "name": stage.name},
+        )
+    return {
+        "fingerprint": fingerprint,
+        "samples": manifest["samples"],
+        "images": manifest["images"],
+        "checksum_pinned": bool(dataset.checksum),
+    }
+
+
+def _json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Workdir) -> dict:
+    run = stage.run
+    infer_dir = workdir.stage_dir("infer", stage.infer.id)
+    if not (infer_dir / "answers.jsonl").exists():
+        raise SkipStage(f"no answers to score in {infer_dir}")
+    if not run.metrics:
+        raise RuntimeError(f"{run.label()}: no metrics to compute (task has no default_metrics)")
+    dataset_dir = workdir.stage_dir("sync", stage.infer.sync.id)
+    config = EvalConfig(
+        out_dir=str(folder),
+        samples=str(dataset_dir / "samples.jsonl"),
+        answers=str(infer_dir / "answers.jsonl"),
+        output_kind=run.task.output.kind,
+        aggregators=run.aggregators,
+        metrics=[
+            MetricSpec(
+                name=m.name,
+                column=m.column,
+                version=m.version,
+                entry_point=m.entry_point,
+                callable=m.callable,
+                params=m.params,
+                schema_param=m.schema_param,
+                json_schema=run.task.output.json_schema,
+                inputs=m.inputs,
+            )
+            for m in run.metrics
+        ],
+    )
+    scripts.run(stage, "evaluate", config, stage.packages, folder, [dataset_dir, infer_dir])
+    return read_json(folder / "metrics.json").get("metrics", {})
+
+
+def upload_body(
+    stage: UploadStage, folder: Path, scripts: ScriptRunner, workdir: Workdir, results: list
+) -> dict[str, Any]:
+    folders = [("report", str(workdir.report_dir(stage.report.experiment.name)))]
+    for result in results:  # answers even of a partial run; scores only when complete
+        runs_dir = workdir.stage_dir("infer", str(result.infer_id))
+        evals_dir = workdir.stage_dir("eval", str(result.eval_id))
+        if result.infer_id and runs_dir.is_dir():
+            folders.append((f"runs/{result.infer_id}", str(runs_dir)))
+        if result.eval_id and Workdir.is_done(evals_dir):
+            folders.append((f"evals/{result.eval_id}", str(evals_dir)))
+    config = UploadConfig(
+        uri=stage.storage.uri,
+        endpoint_url=stage.storage.endpoint_url,
+        experiment=stage.report.experiment.name,
+        folders=folders,
+    )
+    env = {"AWS_DEFAULT_REGION": stage.storage.region} if stage.storage.region else {}
+    scripts.run(
+        stage,
+        "upload_bundle",
+        config,
+        ["vlmhb-data-layer"],
+        folder,
+        [Path(f) for _, f in folders],
+        env=env,
+    )
+    return {"folders": len(folders)}
