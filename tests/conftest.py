@@ -67,3 +67,33 @@ SMALL_GENERATOR = {
     "callable": "vlmhb_synthetic_docs:generate",
     "params": {"seed": 7, "count": 6, "noise": 1},
 }
+
+
+def _leftover_servers(marker: str) -> list[str]:
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            cmdline = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if "vlmhb-serve" in cmdline and marker in cmdline and state != "Z":
+            found.append(f"pid {proc_dir.name}: {cmdline[:200]}")
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite must leave no model server behind: any still alive fails the run."""
+    import time
+
+    basetemp = str(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10  # servers of the last test may still be shutting down
+    leftovers = _leftover_servers(basetemp)
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.5)
+        leftovers = _leftover_servers(basetemp)
+    if leftovers:
+        print("\nmodel servers left running by the tests:\n  " + "\n  ".join(leftovers))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

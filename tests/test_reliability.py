@@ -84,8 +84,13 @@ def test_sigkill_during_inference_then_rerun_completes_exactly_once(vlmhb, tmp_p
         "run", "crash", "--workdir", str(workdir), "--overlay", str(overlay), background=True
     )
     _wait_for_answers(workdir, 2, proc)
-    os.killpg(proc.pid, signal.SIGKILL)  # the run and its model server, at once
+    assert _server_pids(workdir), "model server process not found"
+    os.killpg(proc.pid, signal.SIGKILL)  # the run's process group, as a terminal or scheduler does
     proc.wait()
+    deadline = time.monotonic() + 15  # the server dies with its parent (no orphan on port)
+    while _server_pids(workdir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _server_pids(workdir) == [], "the model server outlived the killed run"
     before = {a["id"] for a in _answers(workdir)}
     assert 2 <= len(before) < SAMPLES
 
@@ -104,11 +109,7 @@ def test_model_server_killed_mid_run_is_restarted(vlmhb, tmp_path: Path) -> None
         "run", "crash", "--workdir", str(workdir), "--overlay", str(overlay), background=True
     )
     _wait_for_answers(workdir, 2, proc)
-    server_pids = [
-        int(p.name)
-        for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _cmdline(p).count("vlmhb-serve") and str(workdir) in _cmdline(p)
-    ]
+    server_pids = _server_pids(workdir)
     assert server_pids, "model server process not found"
     for pid in server_pids:
         os.kill(pid, signal.SIGKILL)
@@ -118,6 +119,57 @@ def test_model_server_killed_mid_run_is_restarted(vlmhb, tmp_path: Path) -> None
     assert len(answers) == SAMPLES and len({a["id"] for a in answers}) == SAMPLES
     assert all(a["parse_status"] != "failed" for a in answers), answers
     assert len(_requests_per_server_start(workdir)) == 2  # started, then restarted once
+
+
+def test_sigterm_stops_the_run_and_its_server_and_leaves_it_resumable(
+    vlmhb, tmp_path: Path
+) -> None:
+    overlay, workdir = _overlay(tmp_path / "overlay"), tmp_path / "work"
+    proc = vlmhb(
+        "run", "crash", "--workdir", str(workdir), "--overlay", str(overlay), background=True
+    )
+    _wait_for_answers(workdir, 1, proc)
+    os.kill(proc.pid, signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130, output
+    assert "run the same command again to resume" in output
+    assert _server_pids(workdir) == []
+    rerun = vlmhb("run", "crash", "--workdir", str(workdir), "--overlay", str(overlay))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len({a["id"] for a in _answers(workdir)}) == SAMPLES
+
+
+def test_a_server_left_by_a_dead_run_is_stopped_by_the_next_run(vlmhb, tmp_path: Path) -> None:
+    """Where the parent-death signal could not act (another executor, another OS): the record."""
+    overlay, workdir = _overlay(tmp_path / "overlay"), tmp_path / "work"
+    proc = vlmhb(
+        "run", "crash", "--workdir", str(workdir), "--overlay", str(overlay), background=True
+    )
+    _wait_for_answers(workdir, 1, proc)
+    [record_path] = list((workdir / "servers").glob("*/server.json"))
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    status = vlmhb("status", "--workdir", str(workdir), check=True)
+    assert str(record["pid"]) in status.stdout and "model servers" in status.stdout
+    stopped = vlmhb("stop", "--workdir", str(workdir), check=True)
+    assert "stopped run" in stopped.stdout
+    proc.wait(timeout=60)
+    assert _server_pids(workdir) == []
+    assert not record_path.exists()
+
+
+def _server_pids(workdir: Path) -> list[int]:
+    """Live ``vlmhb-serve`` processes of this work dir (their config path names it)."""
+    pids = []
+    for proc_dir in Path("/proc").iterdir():
+        cmdline = _cmdline(proc_dir) if proc_dir.name.isdigit() else ""
+        if "vlmhb-serve" in cmdline and str(workdir) in cmdline:
+            try:
+                state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                pids.append(int(proc_dir.name))
+    return pids
 
 
 def _cmdline(proc_dir: Path) -> str:

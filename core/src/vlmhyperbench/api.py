@@ -71,6 +71,11 @@ def open_registry(
 def _environments(registry: Registry) -> Any:
     from vlmhb_dependency_injector import EnvironmentManager
 
+    cutoff = registry.settings.exclude_newer
+    if cutoff is not None and not os.environ.get("UV_EXCLUDE_NEWER"):
+        # uv reads it in every install and resolution, host and container builds alike
+        os.environ["UV_EXCLUDE_NEWER"] = cutoff.isoformat().replace("+00:00", "Z")
+
     return EnvironmentManager(os.environ.get("VLMHB_ENV_CACHE"), base_dir=registry.repo_root)
 
 

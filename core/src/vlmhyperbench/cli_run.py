@@ -127,9 +127,11 @@ def run_experiment(
         if result.error:
             err.print(f"[red]run {result.run.name} failed:[/] {result.error}", highlight=False)
     took = time.perf_counter() - started
-    by_kind = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(progress.time_by_kind().items()))
-    if not by_kind:
-        by_kind = "nothing ran" if outcome.status == "failed" else "everything cached"
+    times = progress.time_by_kind()
+    by_kind = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(times.items()))
+    if set(times) <= {"report"}:  # the report is rewritten every time; nothing else ran
+        cached = "everything cached" if outcome.status == "done" else "nothing ran"
+        by_kind = f"{cached}; {by_kind}" if by_kind else cached
     out.print(f"report: {outcome.report_dir / 'report.html'}  ({took:.1f} s; {by_kind})")
     return EXIT_RUN_FAILED if outcome.status == "failed" else EXIT_OK
 

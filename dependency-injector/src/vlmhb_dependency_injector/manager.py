@@ -56,6 +56,9 @@ def environment_key(resolved: Iterable[ResolvedSource], interpreter: Interpreter
     """Content hash of everything that determines what an environment holds."""
     material = {
         "format": KEY_FORMAT,
+        # uv resolves third-party packages as they were at this date when it is set (the
+        # registry's settings.yaml): a different cutoff may give different versions.
+        "exclude_newer": os.environ.get("UV_EXCLUDE_NEWER"),
         "python": {
             "version": interpreter.version,
             "implementation": interpreter.implementation,

@@ -88,8 +88,11 @@ class PackageResolver:
         return list(ordered.values())
 
     def identity(self, names: list[str]) -> list[Any]:
-        """Code identity of the packages a stage runs (see the module docstring)."""
-        result = []
+        """Code identity of the packages a stage runs (see the module docstring), with the
+        resolution cutoff that decides their third-party dependencies."""
+        import os
+
+        result: list[Any] = [{"name": "", "exclude_newer": os.environ.get("UV_EXCLUDE_NEWER")}]
         for source in self.sources(names):
             if source.name not in self._identity:
                 resolved = self.env_manager.resolve([source], self.mode)[0]

@@ -95,7 +95,7 @@ class LocalService:
         process_env = env.activate(scrubbed_environment(dict(os.environ)))
         process_env.update(spec.env)
         log = (spec.log_dir / "server.log").open("ab")
-        log.write(f"\n[vlmhb] starting {spec.name} on port {port}\n".encode())
+        log.write(f"\n[vlmhb] starting server {spec.name} on port {port}\n".encode())
         log.flush()
 
         def launch() -> subprocess.Popen[bytes]:

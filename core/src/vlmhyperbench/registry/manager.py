@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .models import (
     KINDS,
@@ -50,6 +51,21 @@ class Loaded:
     doc: YamlDocument
 
 
+class RegistrySettings(BaseModel):
+    """``registries/settings.yaml``: what holds for every entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exclude_newer: datetime | None = Field(
+        default=None,
+        description="Third-party packages resolve as uploaded before this moment (uv's "
+        "--exclude-newer), so the same registry installs the same versions next month.",
+    )
+
+
+SETTINGS_FILE = "settings.yaml"
+
+
 @dataclass
 class Registry:
     """Validated entries of every kind, by name, with the file each came from."""
@@ -57,6 +73,7 @@ class Registry:
     root: Path
     mode: Mode
     entries: dict[str, dict[str, Loaded]] = field(default_factory=dict)
+    settings: RegistrySettings = field(default_factory=RegistrySettings)
 
     @property
     def repo_root(self) -> Path:
@@ -161,6 +178,7 @@ class RegistryManager:
         registry = Registry(root=self.root, mode=self.mode)
         if not self.root.is_dir():
             return registry, [Problem(self.root, None, "", "expected a registries folder")]
+        registry.settings = self._settings(problems)
         for kind, model in KINDS.items():
             registry.entries[kind] = self._load_kind(kind, model, problems)
         unknown = sorted(
@@ -178,6 +196,20 @@ class RegistryManager:
         return registry, problems
 
     # -- loading ------------------------------------------------------------------------------
+    def _settings(self, problems: list[Problem]) -> RegistrySettings:
+        path = self.root / SETTINGS_FILE
+        if not path.exists():
+            return RegistrySettings()
+        doc = read_yaml(path)
+        if isinstance(doc, Problem):
+            problems.append(doc)
+            return RegistrySettings()
+        try:
+            return RegistrySettings.model_validate(doc.data or {})
+        except ValidationError as exc:
+            problems += _pydantic_problems(doc, exc)
+            return RegistrySettings()
+
     def _documents(self, kind: str, problems: list[Problem]) -> dict[str, YamlDocument]:
         folder = self.root / kind
         docs: dict[str, YamlDocument] = {}
