@@ -1,4 +1,8 @@
-"""``vlmhb-synthetic-docs generate OUT_DIR --seed N --count N --noise LEVEL``."""
+"""``vlmhb-synthetic-docs generate|packets OUT_DIR --seed N --count N --noise LEVEL``.
+
+``generate`` writes single-page documents (VQA, OCR, fields); ``packets`` writes multi-page
+documents with shuffled pages (doc-classification, page-order). Both print the fingerprint.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections import Counter
 
 from vlmhb_synthetic_docs.generator import generate
 from vlmhb_synthetic_docs.noise import MAX_LEVEL
+from vlmhb_synthetic_docs.packets import PACKET_CLASSES, generate_packets
 from vlmhb_synthetic_docs.render import DOC_CLASSES
 
 
@@ -25,7 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument(
         "--doc-class", action="append", choices=DOC_CLASSES, help="repeat to pick several"
     )
+    pkt = commands.add_parser("packets", help="write multi-page documents with shuffled pages")
+    pkt.add_argument("out_dir")
+    pkt.add_argument("--seed", type=int, default=0)
+    pkt.add_argument("--count", type=int, default=6)
+    pkt.add_argument("--noise", type=int, default=1, choices=range(MAX_LEVEL + 1))
+    pkt.add_argument(
+        "--doc-class", action="append", choices=PACKET_CLASSES, help="repeat to pick several"
+    )
     args = parser.parse_args(argv)
+    if args.command == "packets":
+        return _packets(args)
     try:
         summary = generate(
             args.out_dir,
@@ -46,6 +61,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     for task, path in summary.files.items():
         print(f"  {task}: {path}")
+    print(f"fingerprint {summary.fingerprint}")
+    return 0
+
+
+def _packets(args: argparse.Namespace) -> int:
+    try:
+        summary = generate_packets(
+            args.out_dir,
+            seed=args.seed,
+            count=args.count,
+            noise=args.noise,
+            doc_classes=tuple(args.doc_class or PACKET_CLASSES),
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    pages = sum(len(p.images) for p in summary.packets)
+    print(
+        f"wrote {summary.count} packets ({pages} pages) to {summary.out_dir} "
+        f"(seed {summary.seed}, noise {summary.noise})"
+    )
+    for task, path in summary.files.items():
+        print(f"  {task}: {path}")
+    print(f"fingerprint {summary.fingerprint}")
     return 0
 
 

@@ -1,12 +1,17 @@
 """Write the embedded default dataset: images and the references of three tasks.
 
-The same ``seed`` gives byte-identical files: every random draw comes from generators
-seeded by ``(seed, document index)``, and PNG output carries no timestamp.
+The same ``seed`` gives byte-identical files on every machine with the same Pillow: every
+random draw comes from a ``random.Random`` seeded by ``(seed, document index)``, text is laid
+out by FreeType alone (see :mod:`.typefaces`), the scan noise is integer arithmetic (see
+:mod:`.noise`), and PNG output (fixed compression settings, no optional chunks) carries no
+timestamp. :func:`fingerprint` names the result; ``summary.json`` also records a digest of
+each image's decoded pixels, which tells a pixel difference from a PNG-codec difference.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
@@ -14,7 +19,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
+from PIL import Image
 from pydantic import BaseModel
 
 from vlmhb_synthetic_docs.noise import apply_noise
@@ -39,6 +44,7 @@ class DocumentInfo(BaseModel):
     doc_class: str
     image: str  # relative to the output folder
     fields: dict[str, str]
+    pixels_sha256: str  # of the decoded RGB pixels (see pixels_digest)
 
 
 class GenerationSummary(BaseModel):
@@ -51,6 +57,7 @@ class GenerationSummary(BaseModel):
     documents: list[DocumentInfo]
     vqa_questions: int
     files: dict[str, str]
+    fingerprint: str = ""  # fingerprint(out_dir) of everything written; not in summary.json
 
 
 def question(doc_class: str, field: str) -> str:
@@ -63,10 +70,46 @@ def render_document(
     """One document, drawn and degraded from generators seeded by (seed, index) only."""
     rng = random.Random(f"vlmhb-synthetic-docs:{seed}:{index}")
     doc = RENDERERS[doc_class](rng)
-    doc.image, doc.boxes, params = apply_noise(
-        doc.image, doc.boxes, noise, rng, np.random.default_rng([seed, index])
-    )
+    doc.image, doc.boxes, params = apply_noise(doc.image, doc.boxes, noise, rng)
     return doc, params
+
+
+def pixels_digest(image: Image.Image) -> str:
+    """sha256 of mode, size and raw pixels: equal whatever codec stored the image."""
+    header = f"{image.mode} {image.width}x{image.height}\n".encode()
+    return hashlib.sha256(header + image.tobytes()).hexdigest()
+
+
+def save_png(image: Image.Image, path: Path) -> None:
+    """PNG with fixed settings, so the bytes are a function of the pixels and Pillow's zlib."""
+    image.save(path, format="PNG", compress_level=6, optimize=False)
+
+
+def file_digests(out_dir: str | Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file in a generated folder (dot-files excepted).
+
+    Dot-files are skipped because the core marks a finished folder with ``.vlmhb-complete``.
+    """
+    root = Path(out_dir)
+    digests: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            digests[relative.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def fingerprint(out_dir: str | Path) -> str:
+    """``sha256:...`` of every file's relative path and bytes: one name for a generated folder.
+
+    It depends on the content only (not on where the folder is or when it was made), so a
+    registry entry can pin it as its ``checksum:`` and a test can pin the default dataset.
+    """
+    root = Path(out_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"fingerprint: no generated folder at {root}")
+    lines = "".join(f"{name}\0{digest}\n" for name, digest in file_digests(root).items())
+    return "sha256:" + hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def _jsonl(path: Path, records: list[dict]) -> None:
@@ -102,7 +145,7 @@ def generate(
         doc, params = render_document(index, doc_class, seed, noise)
         doc_id = f"{index:04d}_{doc_class}"
         image = f"images/{doc_id}.png"
-        doc.image.save(out / image, format="PNG")
+        save_png(doc.image, out / image)
         for name in FIELDS[doc_class]:
             vqa_rows.append(
                 [
@@ -143,7 +186,13 @@ def generate(
             json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8"
         )
         documents.append(
-            DocumentInfo(id=doc_id, doc_class=doc_class, image=image, fields=doc.fields)
+            DocumentInfo(
+                id=doc_id,
+                doc_class=doc_class,
+                image=image,
+                fields=doc.fields,
+                pixels_sha256=pixels_digest(doc.image),
+            )
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
@@ -174,9 +223,10 @@ def generate(
             "prompts": PROMPTS_FILE,
         },
     )
-    summary_for_file = summary.model_dump(mode="json")
+    summary_for_file = summary.model_dump(mode="json", exclude={"fingerprint"})
     summary_for_file["out_dir"] = "."  # the folder may move; keep the file position-free
     (out / "summary.json").write_text(
         json.dumps(summary_for_file, ensure_ascii=False, indent=2), encoding="utf-8"
     )
+    summary.fingerprint = fingerprint(out)
     return summary

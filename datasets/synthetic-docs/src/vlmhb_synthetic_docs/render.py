@@ -74,10 +74,23 @@ class Page:
     def gap(self, pixels: int) -> None:
         self.y += pixels
 
-    def finish(self) -> RenderedDocument:
-        """Crop the card to its content and draw its frame; boxes are unaffected (top-left)."""
-        height = min(self.doc.image.height, self.y - LINE_GAP + MARGIN)
-        self.doc.image = self.doc.image.crop((0, 0, self.doc.image.width, height))
+    def footer(self, text: str, size: int = 26) -> None:
+        """A centred line at the bottom of the page (a page number); part of the text."""
+        face = font(size)
+        width = self.draw.textlength(text, font=face)
+        x = (self.doc.image.width - width) / 2
+        self.draw.text((x, self.doc.image.height - MARGIN - size), text, font=face, fill=TEXT)
+        self.doc.lines.append(text)
+
+    def finish(self, crop: bool = True) -> RenderedDocument:
+        """Crop the card to its content (unless ``crop`` is false: a full page) and frame it.
+
+        Boxes are unaffected (they are measured from the top-left corner).
+        """
+        if crop:
+            height = min(self.doc.image.height, self.y - LINE_GAP + MARGIN)
+            self.doc.image = self.doc.image.crop((0, 0, self.doc.image.width, height))
+        height = self.doc.image.height
         draw = ImageDraw.Draw(self.doc.image)
         width = self.doc.image.width
         draw.rectangle([12, 12, width - 13, height - 13], outline=(90, 90, 90), width=3)

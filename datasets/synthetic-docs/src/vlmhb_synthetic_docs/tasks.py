@@ -7,16 +7,24 @@ from typing import Any
 
 from vlmhb_dataset_factory import Dataset, read_jsonl, read_vqa_csv
 
-TASKS = ("vqa", "ocr", "fields")
+# Task -> records file in a generated folder: the first three are written by ``generate``,
+# the multi-page ones by ``generate_packets``.
+TASK_FILES = {
+    "vqa": "annotation.csv",
+    "ocr": "ocr.jsonl",
+    "fields": "fields.jsonl",
+    "doc-classification": "doc_classification.jsonl",
+    "page-order": "page_order.jsonl",
+}
+TASKS = tuple(TASK_FILES)
 
 
 def load_task(out_dir: str | Path, task: str, **options: Any) -> Dataset:
-    """``vqa``: a question per field; ``ocr``: full text per image; ``fields``: JSON per image."""
-    root = Path(out_dir)
+    """``vqa``: a question per field; ``ocr``: full text per image; ``fields``: JSON per image;
+    ``doc-classification``: a label per packet of pages; ``page-order``: the order per packet."""
+    if task not in TASK_FILES:
+        raise ValueError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+    path = Path(out_dir) / TASK_FILES[task]
     if task == "vqa":
-        return read_vqa_csv(root / "annotation.csv", **options)
-    if task == "ocr":
-        return read_jsonl(root / "ocr.jsonl", **options)
-    if task == "fields":
-        return read_jsonl(root / "fields.jsonl", **options)
-    raise ValueError(f"task: expected one of {', '.join(TASKS)}, got {task!r}")
+        return read_vqa_csv(path, **options)
+    return read_jsonl(path, **options)
