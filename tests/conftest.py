@@ -28,7 +28,14 @@ def vlmhb(env_cache: Path, tmp_path: Path):
     """Run the real `vlmhb` CLI in dev mode against the repository's registries."""
 
     def run(*args: str, timeout: float = 900, check: bool | None = None, **popen: object):
-        env = {**os.environ, "RUN_MODE": "dev", "VLMHB_ENV_CACHE": str(env_cache), "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "RUN_MODE": "dev",
+            "VLMHB_ENV_CACHE": str(env_cache),
+            "VLMHB_USER_OVERLAY": str(tmp_path / "user-overlay"),
+            "COLUMNS": "200",
+        }
+        env.update(popen.pop("env", {}))  # type: ignore[arg-type]
         command = [sys.executable, "-m", "vlmhyperbench", *args]
         if popen.pop("background", False):
             return subprocess.Popen(

@@ -70,6 +70,8 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
     },
     "reports": {
         "leaderboard": {"kind": "leaderboard"},
+        "html-report": {"kind": "html"},
+        "v01": {"kind": "v01"},
     },
     "runs": {
         "tesseract-vqa": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from registry_factory import write_registry
 from typer.testing import CliRunner
@@ -21,46 +22,55 @@ VLM_BASE = (
 )
 
 
-def test_vlm_base_import_writes_valid_entries(tmp_path: Path) -> None:
+def _load(registries: Path, overlay: Path):
+    return RegistryManager(registries, mode="prod", overlay_dirs=[overlay]).load()
+
+
+def test_vlm_base_import_writes_runnable_model_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registries = write_registry(tmp_path)
-    (registries / "frameworks" / "hugging-face.yaml").write_text(
-        "adapter: vlmhb-ocr-adapter\nbackend: vllm\n", encoding="utf-8"
-    )
+    for name in ("hugging-face", "vllm"):
+        (registries / "frameworks" / f"{name}.yaml").write_text(
+            "adapter: vlmhb-ocr-adapter\nbackend: transformers\n", encoding="utf-8"
+        )
+    weights = tmp_path / "models" / "Qwen2-VL-7B"
+    weights.mkdir(parents=True)
+    monkeypatch.setenv("VLMHB_MODELS_DIR", str(tmp_path / "models"))
     csv = tmp_path / "vlm_base.csv"
     csv.write_text(VLM_BASE, encoding="utf-8")
-    result = runner.invoke(app, ["import", "vlm-base", str(csv), "--registries", str(registries)])
+    overlay = tmp_path / "overlay"
+    result = runner.invoke(app, ["import", "vlm-base", str(csv), "--overlay", str(overlay)])
     assert result.exit_code == 0, result.output
-    model = yaml.safe_load((registries / "models" / "Qwen2-VL-7B.yaml").read_text())
+    model = yaml.safe_load((overlay / "models" / "Qwen2-VL-7B.yaml").read_text())
     assert model["framework"] == "hugging-face"
-    assert model["model"] == {"model": "Qwen2-VL-7B"}
-    assert model["model_class"] == "model_qwen2_vl.models:Qwen2VLModel"
-    package = yaml.safe_load((registries / "packages" / "model_qwen2_vl.yaml").read_text())
-    assert package == {
-        "name": "model_qwen2_vl",
-        "type": "git",
-        "url": "https://example.org/org/model_qwen2_vl.git",
-        "ref": "v0.1.3",
-    }
-    registry = RegistryManager(registries, mode="prod").load()
+    assert model["model"] == {"model": str(weights), "engine": "transformers"}  # local weights
+    assert model["resources"] == {"gpus": 1}
+    assert model["metadata"]["v01_class"] == "model_qwen2_vl.models:Qwen2VLModel"
+    assert model["metadata"]["v01_git_package"].endswith("model_qwen2_vl.git@v0.1.3")
+    assert not (overlay / "packages").exists()  # v0.1 model packages are not installed
+    registry = _load(registries, overlay)
     assert registry.get("models", "Qwen2-VL-2B").docker_image == "ghcr.io/x/qwen2:latest"
+    assert registry.get("models", "Qwen2-VL-2B").load_config["model"] == "Qwen2-VL-2B"  # Hub id
+
+    again = runner.invoke(app, ["import", "vlm-base", str(csv), "--overlay", str(overlay)])
+    assert again.exit_code == 0 and "kept" in again.output and "wrote" not in again.output
 
 
-def test_vlm_base_without_a_tag_is_refused_and_writes_nothing(tmp_path: Path) -> None:
-    registries = write_registry(tmp_path)
+def test_vlm_base_with_an_unknown_framework_names_the_row(tmp_path: Path) -> None:
     csv = tmp_path / "vlm_base.csv"
-    csv.write_text(VLM_BASE.replace("@v0.1.3", "", 1), encoding="utf-8")
-    result = runner.invoke(app, ["import", "vlm-base", str(csv), "--registries", str(registries)])
+    csv.write_text(VLM_BASE.replace("Hugging Face;Qwen2-VL;Qwen2-VL-7B", "Torch;Q;Q7"), "utf-8")
+    overlay = tmp_path / "overlay"
+    result = runner.invoke(app, ["import", "vlm-base", str(csv), "--overlay", str(overlay)])
     assert result.exit_code == 2
-    assert "vlm_base.csv:2: git_python_package: expected a tag" in result.output
-    assert not (registries / "models" / "Qwen2-VL-7B.yaml").exists()
+    assert "vlm_base.csv:3: framework: expected one of Hugging Face" in result.output
+    assert not overlay.exists()
 
 
 def test_vlm_base_missing_columns(tmp_path: Path) -> None:
     csv = tmp_path / "vlm_base.csv"
     csv.write_text("framework;model_name\nHugging Face;x\n", encoding="utf-8")
-    result = runner.invoke(
-        app, ["import", "vlm-base", str(csv), "--registries", str(tmp_path / "r")]
-    )
+    result = runner.invoke(app, ["import", "vlm-base", str(csv), "--overlay", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "vlm_base.csv:1: missing columns model_family" in result.output
 
@@ -74,14 +84,24 @@ def test_prompt_collection_import(tmp_path: Path) -> None:
         "Напиши дату рождения в формате ДД.ММ.ГГГГ.;passport Дата рождения;0.05\n",
         encoding="utf-8",
     )
-    result = runner.invoke(
-        app, ["import", "prompts", str(csv), "qwen-tuned", "--registries", str(registries)]
-    )
+    overlay = tmp_path / "overlay"
+    args = ["import", "prompts", str(csv), "qwen-tuned", "--overlay", str(overlay)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    registry = RegistryManager(registries, mode="prod").load()
-    prompt = registry.get("prompts", "qwen-tuned")
+    prompt = _load(registries, overlay).get("prompts", "qwen-tuned")
     assert prompt.collection["passport Дата рождения"].startswith("Напиши дату")
     assert prompt.template == "{question}"
+    csv.write_text("prompt;doc_class_question_type\nДругое;passport Фамилия\n", encoding="utf-8")
+    kept = runner.invoke(app, args)  # the same overwrite rule as every importer
+    assert "kept" in kept.output
+    assert _load(registries, overlay).get("prompts", "qwen-tuned").collection != {
+        "passport Фамилия": "Другое"
+    }
+    replaced = runner.invoke(app, [*args, "--overwrite"])
+    assert "wrote" in replaced.output
+    assert _load(registries, overlay).get("prompts", "qwen-tuned").collection == {
+        "passport Фамилия": "Другое"
+    }
 
 
 def test_prompt_collection_file_reference(tmp_path: Path) -> None:

@@ -56,10 +56,13 @@ def open_registry(
             f"no registries folder at {folder.resolve()}: run from a VLMHyperBench checkout, or "
             "pass --registries DIR (or set VLMHB_REGISTRIES)"
         )
+    from .migration import user_overlay_dir
+
+    user = user_overlay_dir()  # what `vlmhb import` wrote, read after the shipped registries
     manager = RegistryManager(
         folder,
         mode=run_mode(mode),
-        overlay_dirs=[Path(p) for p in overlays],
+        overlay_dirs=[*([user] if user.is_dir() else []), *(Path(p) for p in overlays)],
         extra_files={"experiments": [Path(p) for p in experiment_files]},
     )
     registry, problems = manager.collect()

@@ -24,13 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-import_app = typer.Typer(
-    help="Import files that VLMHyperBench v0.1 users already have.", no_args_is_help=True
-)
 metrics_app = typer.Typer(
     help="Metrics known to the registries and installed packages.", no_args_is_help=True
 )
-app.add_typer(import_app, name="import")
 app.add_typer(metrics_app, name="metrics")
 
 out = Console(highlight=False, soft_wrap=True)
@@ -99,52 +95,6 @@ def schema(
     """Write the JSON Schema of each registry kind (for editors)."""
     for path in write_json_schemas(out_dir):
         out.print(str(path))
-
-
-@import_app.command("vlm-base")
-def import_vlm_base_cmd(
-    file: Annotated[Path, typer.Argument(help="vlm_base.csv (';'-separated).")],
-    registries: RegistriesOption = Path("registries"),
-    overwrite: Annotated[bool, typer.Option(help="Replace existing entries.")] = False,
-) -> None:
-    """Turn a v0.1 vlm_base.csv into model and package registry entries."""
-    from .registry.vlm_base import VlmBaseError, import_vlm_base
-
-    try:
-        result = import_vlm_base(file, registries, overwrite=overwrite)
-    except VlmBaseError as exc:
-        fail(str(exc))
-    for path in result.written:
-        out.print(f"wrote {path}")
-    for path in result.skipped:
-        out.print(f"kept  {path} (exists; --overwrite to replace)")
-
-
-@import_app.command("prompts")
-def import_prompts_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="Prompt collection CSV (prompt;doc_class_question_type;cer).")
-    ],
-    name: Annotated[str, typer.Argument(help="Name of the prompt entry to write.")],
-    registries: RegistriesOption = Path("registries"),
-    template: Annotated[
-        str, typer.Option(help="Template for samples without a collection key.")
-    ] = "{question}",
-) -> None:
-    """Turn a v0.1 prompt collection CSV into a prompt registry entry."""
-    import yaml
-
-    from .registry import PromptCollectionError, read_prompt_collection
-
-    try:
-        collection = read_prompt_collection(file)
-    except PromptCollectionError as exc:
-        fail(str(exc))
-    target = registries / "prompts" / f"{name}.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"name": name, "template": template, "collection": collection}
-    target.write_text(yaml.safe_dump(entry, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    out.print(f"wrote {target} ({len(collection)} prompts)")
 
 
 @metrics_app.command("list")
@@ -385,6 +335,15 @@ def env_prune(
     if older_than_days is not None:
         args += ["--older-than-days", str(older_than_days)]
     _injector_cli(cache_dir, *args)
+
+
+def _add_import_commands() -> None:
+    from .cli_import import import_app
+
+    app.add_typer(import_app, name="import")
+
+
+_add_import_commands()
 
 
 def main() -> None:

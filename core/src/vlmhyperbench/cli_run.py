@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from vlmhb_dependency_injector import DependencyError
 
 from .api import plan_experiment, run_plan
 from .execution.planner import PlanError
@@ -78,6 +79,15 @@ def run_experiment(
     except (PlanError, UserConfigError, KeyError) as exc:
         err.print(str(exc).strip('"'), markup=False, highlight=False)
         return EXIT_BAD_INPUT
+    except DependencyError as exc:  # a prod source (git tag, PyPI release) cannot be resolved
+        hint = ""
+        if registry.mode == "prod":
+            hint = (
+                "\nin a source checkout, `--mode dev` (or RUN_MODE=dev) uses the packages' local "
+                "folders instead of published tags"
+            )
+        err.print(f"{exc}{hint}", markup=False, highlight=False)
+        return EXIT_RUN_FAILED
     workdir = workdir.resolve()
     kind = executor or plan.experiment.executor
     out.print(

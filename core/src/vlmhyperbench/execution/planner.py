@@ -186,7 +186,7 @@ class BenchmarkPlanner:
         stage_id = content_hash(
             "sync",
             SYNC_CODE,
-            dataset.model_dump(exclude={"name", "description", "task"}),
+            dataset.model_dump(exclude={"name", "description", "metadata", "task"}),
             self.resolver.identity(packages),
             local_state,
         )
@@ -213,7 +213,9 @@ class BenchmarkPlanner:
         identity: Any = self.resolver.identity(packages) if packages else model.base_url
         stage_id = content_hash(
             "serve",
-            model.model_dump(exclude={"name", "description", "concurrency", "env", "retries"}),
+            model.model_dump(
+                exclude={"name", "description", "metadata", "concurrency", "env", "retries"}
+            ),
             identity,
             backend,
         )
@@ -233,7 +235,9 @@ class BenchmarkPlanner:
             INFER_CODE,
             serve.id,
             sync.id,
-            run.prompt.model_dump(exclude={"name", "description", "collection", "collection_file"}),
+            run.prompt.model_dump(
+                exclude={"name", "description", "metadata", "collection", "collection_file"}
+            ),
             run.prompt_collection,
             run.task.output,
             run.generation,

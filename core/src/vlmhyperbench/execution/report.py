@@ -171,6 +171,9 @@ def write_reports(
         (out / "report.html").write_text(
             _figures_html(columns, rows, f"VLMHyperBench — {experiment}"), encoding="utf-8"
         )
+    if "v01" in kinds:
+        from ..migration import v01_report  # noqa: F401 - registers the v01 writer
+
     for report in stage.reports:
         writer_for = EXTRA_REPORTS.get(report.kind)
         if writer_for is not None:

@@ -66,7 +66,8 @@ class ModelServer:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.log_dir / "model_config.json"
         config_path.write_text(
-            json.dumps(self.model.server_config, ensure_ascii=False), encoding="utf-8"
+            json.dumps(local_model(self.model.server_config), ensure_ascii=False),
+            encoding="utf-8",
         )
         command = [
             "vlmhb-serve",
@@ -168,6 +169,18 @@ class ModelServer:
             log.write(f"\n[vlmhb] restarting server: {reason}\n")
         await asyncio.to_thread(self.stop)
         await asyncio.to_thread(self.start)
+
+
+def local_model(config: dict[str, Any]) -> dict[str, Any]:
+    """``model: <Hub id>`` read from ``$VLMHB_MODELS_DIR/<Hub id>`` when that folder exists
+    (no hub is reached at run time; an imported v0.1 model runs where its weights are)."""
+    models_dir = os.environ.get("VLMHB_MODELS_DIR")
+    name = config.get("model")
+    if models_dir and isinstance(name, str) and not Path(name).is_absolute():
+        candidate = Path(models_dir) / name
+        if candidate.is_dir():
+            return {**config, "model": str(candidate)}
+    return config
 
 
 class RemoteModelServer:

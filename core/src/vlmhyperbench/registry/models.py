@@ -26,6 +26,11 @@ class Entry(BaseModel):
 
     name: Name
     description: str | None = None
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form facts kept with the entry (e.g. where it was imported from); "
+        "never used to compute results.",
+    )
 
 
 # --- packages -------------------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""``vlmhb import ...``: bring in what VLMHyperBench v0.1 users (and others) already have.
+
+Every importer writes to an overlay folder (default: the user overlay that every command
+reads), never into the shipped registries, and follows one rule: an existing entry is kept
+unless ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .cli_run import EXIT_BAD_INPUT
+from .migration import (
+    PlannedEntry,
+    V01Error,
+    dataset_entry,
+    model_entries,
+    plan_v01_import,
+    user_overlay_dir,
+    write_entries,
+)
+
+import_app = typer.Typer(
+    help="Import files that VLMHyperBench v0.1 users (and others) already have.",
+    no_args_is_help=True,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OverlayTarget = Annotated[
+    Path | None,
+    typer.Option(
+        "--overlay",
+        help="Folder to write entries to (default: $VLMHB_USER_OVERLAY or "
+        "~/.config/vlmhb/registries, read by every command).",
+    ),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing entries.")]
+
+
+def _write(entries: list[PlannedEntry], overlay: Path | None, overwrite: bool) -> None:
+    result = write_entries(entries, overlay, overwrite)
+    for path in result.written:
+        out.print(f"wrote {path}")
+    for path in result.skipped:
+        out.print(f"kept  {path} (exists; --overwrite to replace)")
+    target = overlay or user_overlay_dir()
+    if overlay is not None:
+        out.print(f"use them with: vlmhb run ... --overlay {target}")
+
+
+def _fail(message: str) -> None:
+    err.print(message, markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@import_app.command("v01")
+def import_v01(
+    path: Annotated[
+        Path, typer.Argument(help="A v0.1 checkout, its vlmhyperbench/ or data_dirs/.")
+    ],
+    overlay: OverlayTarget = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Every dataset, prompt collection, system prompt and vlm_base.csv model of a v0.1 tree."""
+    try:
+        entries, notes = plan_v01_import(path)
+    except (V01Error, ValueError) as exc:
+        _fail(str(exc))
+    for note in notes:
+        err.print(note, markup=False)
+    _write(entries, overlay, overwrite)
+
+
+@import_app.command("dataset")
+def import_dataset(
+    path: Annotated[
+        str,
+        typer.Argument(help="A dataset folder (annotation.csv, or images/ + jsons/) or s3://..."),
+    ],
+    name: Annotated[str, typer.Option("--name", help="Entry name.")],
+    task: Annotated[str, typer.Option("--task", help="Task entry it is annotated for.")] = "vqa",
+    overlay: OverlayTarget = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """One dataset folder (local or s3://) as a dataset entry."""
+    source = Path(path) if not path.startswith("s3://") else path
+    if isinstance(source, Path) and not source.is_dir():
+        _fail(f"{source}: no such folder; expected a dataset folder or an s3:// URI")
+    try:
+        entry = dataset_entry(source, task, name)  # type: ignore[arg-type]
+    except V01Error as exc:
+        _fail(str(exc))
+    _write([entry], overlay, overwrite)
+
+
+@import_app.command("vlm-base")
+def import_vlm_base(
+    file: Annotated[Path, typer.Argument(help="vlm_base.csv (';'-separated).")],
+    overlay: OverlayTarget = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """A v0.1 vlm_base.csv as model entries (its model packages kept as metadata)."""
+    from .registry.vlm_base import VlmBaseError
+
+    try:
+        entries = model_entries(file)
+    except (VlmBaseError, V01Error) as exc:
+        _fail(str(exc))
+    _write(entries, overlay, overwrite)
+
+
+@import_app.command("prompts")
+def import_prompts(
+    file: Annotated[
+        Path, typer.Argument(help="Prompt collection CSV (prompt;doc_class_question_type;cer).")
+    ],
+    name: Annotated[str, typer.Argument(help="Name of the prompt entry to write.")],
+    template: Annotated[
+        str, typer.Option(help="Template for samples without a collection key.")
+    ] = "{question}",
+    overlay: OverlayTarget = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """A v0.1 prompt collection CSV as a prompt entry."""
+    from .registry import PromptCollectionError, read_prompt_collection
+
+    try:
+        collection = read_prompt_collection(file)
+    except PromptCollectionError as exc:
+        _fail(str(exc))
+    entry = {"template": template, "collection": collection, "metadata": {"source": str(file)}}
+    _write([PlannedEntry("prompts", name, entry)], overlay, overwrite)
