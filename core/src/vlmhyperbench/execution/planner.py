@@ -170,6 +170,7 @@ class BenchmarkPlanner:
         return Plan(experiment=experiment, runs=runs, stages=stages)
 
     def sync_stage(self, dataset: DatasetEntry) -> SyncStage:
+        max_images = self.registry.get("tasks", dataset.task).input.images
         packages = [dataset.package]
         generator_id = None
         local_state = None
@@ -189,6 +190,7 @@ class BenchmarkPlanner:
             dataset.model_dump(exclude={"name", "description", "metadata", "task"}),
             self.resolver.identity(packages),
             local_state,
+            max_images,
         )
         return SyncStage(
             id=stage_id,
@@ -197,6 +199,7 @@ class BenchmarkPlanner:
             dataset=dataset,
             packages=packages,
             generator_id=generator_id,
+            max_images=max_images,
         )
 
     def local_source(self, dataset: DatasetEntry) -> Path:

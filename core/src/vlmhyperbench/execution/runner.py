@@ -79,7 +79,13 @@ class ExperimentRunner:
             result = self.lifecycle.run(
                 stage,
                 lambda f, s=stage: sync_body(
-                    s, f, self.scripts, self.workdir, repo_root, self.accept_data_change
+                    s,
+                    f,
+                    self.scripts,
+                    self.workdir,
+                    repo_root,
+                    self.accept_data_change,
+                    s.max_images,
                 ),
                 skip_reason="dataset already prepared",
             )

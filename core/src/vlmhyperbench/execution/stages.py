@@ -60,6 +60,7 @@ class SyncStage(Stage):
     dataset: DatasetEntry = field(kw_only=True)
     packages: list[str] = field(kw_only=True)
     generator_id: str | None = field(default=None, kw_only=True)
+    max_images: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)

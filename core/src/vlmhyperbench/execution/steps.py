@@ -24,6 +24,7 @@ def sync_body(
     workdir: Workdir,
     repo_root: Path,
     accept_data_change: bool = False,
+    max_images: int | None = None,
 ) -> dict[str, Any]:
     dataset = stage.dataset
     config = SyncConfig(
@@ -32,6 +33,7 @@ def sync_body(
         path_in_source=dataset.path_in_source,
         options=dataset.options,
         split=dataset.split,
+        max_images=max_images,
     )
     mounts: list[Path] = []
     writable: list[Path] = []

@@ -91,6 +91,15 @@ def main(config_path: str) -> int:
         )
     dataset = found[0].load()(root, **config.options)
     samples = [sample_dict(s) for s in dataset]
+    if config.max_images is not None:
+        too_many = [s for s in samples if len(s.get("images") or []) > config.max_images]
+        if too_many:
+            first = too_many[0]
+            raise SystemExit(
+                f"sample {first['id']!r} has {len(first.get('images') or [])} images, but the "
+                f"dataset's task takes at most {config.max_images} "
+                f"({len(too_many)} sample(s) like this); raise the task's input.images"
+            )
     if config.split:
         samples = [
             s

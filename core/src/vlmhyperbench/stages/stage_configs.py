@@ -35,6 +35,7 @@ class SyncConfig(_Config):
     source: str | None = None
     cache_dir: str | None = None
     endpoint_url: str | None = None
+    max_images: int | None = None
 
 
 class MetricSpec(_Config):
