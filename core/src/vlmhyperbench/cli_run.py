@@ -19,7 +19,7 @@ from vlmhb_dependency_injector import DependencyError
 from .api import plan_experiment, run_plan
 from .execution.planner import PlanError
 from .execution.progress import ConsoleProgress
-from .execution.report import BASE_COLUMNS, TAIL_COLUMNS
+from .execution.report import quality_columns
 from .execution.stages import Plan
 from .execution.user_config import UserConfigError, experiment_from_user_config
 from .executors import ExecutorError
@@ -146,22 +146,50 @@ def run_experiment(
     return EXIT_RUN_FAILED if outcome.status == "failed" else EXIT_OK
 
 
+TERMINAL_WIDTH = 120
+"""The terminal table fits this; leaderboard.csv keeps every column."""
+SHOWN_SPEED = {"latency_p50_s": "p50 s", "samples_per_s": "samples/s", "peak_rss_mb": "RSS MB"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    """One table per task: tasks have different metrics, and one wide table does not fit."""
+    """One table per task (tasks have different metrics): quality first, then speed, memory."""
+    notes = set()
     for task in dict.fromkeys(row["task"] for row in rows):
         subset = [row for row in rows if row["task"] == task]
-        metrics = [
-            c
-            for c in columns
-            if c not in BASE_COLUMNS
-            and c not in TAIL_COLUMNS
-            and any(row.get(c) is not None for row in subset)
-        ]
-        shown = ["model", "dataset", "prompt", *metrics, "samples", "failed"]
-        shown += ["latency_p50_s", "samples_per_s", "peak_rss_mb", "status"]
+        metrics = [c for c in quality_columns(columns) if any(r.get(c) is not None for r in subset)]
+        who = ["model", "prompt"]
+        if len({r["dataset"] for r in subset}) > 1:
+            who.insert(1, "dataset")
+        speed = dict(SHOWN_SPEED)
         if any(row.get("peak_vram_mb") for row in subset):
-            shown.insert(-1, "peak_vram_mb")
-        table = Table(*shown, title=f"leaderboard — task {task}", title_justify="left")
+            speed["peak_vram_mb"] = "VRAM MB"
+        table = Table(
+            *who,
+            *metrics,
+            *speed.values(),
+            "status",
+            title=f"leaderboard — task {task}",
+            title_justify="left",
+            width=min(TERMINAL_WIDTH, out.width),
+        )
         for row in subset:
-            table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in shown])
+            table.add_row(
+                *[str(row[c]) for c in who],
+                *[_cell(row.get(c)) for c in metrics],
+                *[_cell(row.get(c)) for c in speed],
+                str(row.get("status", "")),
+            )
+            if any(c in ("cer", "wer") and (row.get(c) or 0) > 1 for c in metrics):
+                notes.add(
+                    "CER/WER above 1: the answer needs more edits than the reference has "
+                    "characters (words), e.g. a long answer to a short question; it is not capped."
+                )
         out.print(table)
+    for note in sorted(notes):
+        out.print(f"note: {note}")

@@ -14,15 +14,27 @@ from .answers import read_answers
 from .stages import ReportStage, RunResult
 
 BASE_COLUMNS = ["run", "model", "dataset", "task", "prompt"]
-TAIL_COLUMNS = [
-    "samples",
-    "failed",
-    "latency_p50_s",
-    "samples_per_s",
-    "peak_rss_mb",
-    "peak_vram_mb",
-    "status",
-]
+SPEED_COLUMNS = ["latency_p50_s", "latency_p90_s", "samples_per_s", "output_tokens_per_s"]
+MEMORY_COLUMNS = ["peak_rss_mb", "peak_vram_mb"]
+TAIL_COLUMNS = [*SPEED_COLUMNS, *MEMORY_COLUMNS, "samples", "failed", "status"]
+"""Leaderboard order: who, quality (a column per metric, with its CI), speed, memory, counts."""
+CI_SUFFIXES = ("_ci_low", "_ci_high")
+
+
+def quality_columns(columns: list[str]) -> list[str]:
+    """The metric columns of a leaderboard, without their CI bounds."""
+    return [
+        c
+        for c in columns
+        if c not in BASE_COLUMNS and c not in TAIL_COLUMNS and not c.endswith(CI_SUFFIXES)
+    ]
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _telemetry(answers_path: Path) -> dict[str, Any]:
@@ -32,19 +44,29 @@ def _telemetry(answers_path: Path) -> dict[str, Any]:
     ends = [r.finished_at for r in records if r.finished_at]
     span = (max(ends) - min(starts)) if starts and ends else 0.0
     answered = [r for r in records if r.parse_status != "failed"]
+    tokens = sum(r.completion_tokens or 0 for r in answered)
+    p50, p90 = _quantile(latencies, 0.5), _quantile(latencies, 0.9)
     return {
         "samples": len(records),
         "failed": len(records) - len(answered),
         "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
+        "latency_p90_s": round(p90, 4) if p90 is not None and p50 is not None else None,
         "samples_per_s": round(len(answered) / span, 3) if span > 0 else None,
+        "output_tokens_per_s": round(tokens / span, 1) if span > 0 and tokens else None,
         "latencies": latencies,
     }
+
+
+def _quality_columns(result: RunResult) -> list[str]:
+    """Scores of the answers (speed metrics are the leaderboard's own speed columns)."""
+    telemetry = {m.column for m in result.run.metrics if m.inputs == "telemetry"}
+    return [c for c in result.metrics.get("metrics", {}) if c not in telemetry]
 
 
 def leaderboard_rows(
     results: list[RunResult], workdir: Path
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    metric_names: list[str] = []
+    quality: list[str] = []
     rows = []
     for result in results:
         run = result.run
@@ -55,22 +77,24 @@ def leaderboard_rows(
             "task": run.task.name,
             "prompt": run.prompt.name,
         }
-        metrics = result.metrics.get("metrics", {})
-        for name, value in metrics.items():
-            if name not in metric_names:
-                metric_names.append(name)
+        scores = result.metrics.get("metrics", {})
+        intervals = result.metrics.get("ci", {})
+        for name in _quality_columns(result):
+            value = scores[name]
+            columns = [name]
             row[name] = round(value, 4) if isinstance(value, float) else value
+            if name in intervals:
+                low, high = intervals[name]
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = round(low, 4), round(high, 4)
+                columns += [f"{name}_ci_low", f"{name}_ci_high"]
+            quality += [c for c in columns if c not in quality]
         telemetry = _telemetry(workdir / "runs" / str(result.infer_id) / "answers.jsonl")
         row.update({k: v for k, v in telemetry.items() if k != "latencies"})
         peaks_path = workdir / "runs" / str(result.infer_id) / "telemetry.json"
         if peaks_path.exists():
             peaks = json.loads(peaks_path.read_text(encoding="utf-8"))
-            row["peak_rss_mb"] = (
-                round(peaks["peak_rss_mb"], 1) if peaks.get("peak_rss_mb") else None
-            )
-            row["peak_vram_mb"] = (
-                round(peaks["peak_vram_mb"], 1) if peaks.get("peak_vram_mb") else None
-            )
+            for key in MEMORY_COLUMNS:
+                row[key] = round(peaks[key], 1) if peaks.get(key) else None
         row["_latencies"] = telemetry["latencies"]
         if result.error is not None:
             row["status"] = "failed"
@@ -79,7 +103,7 @@ def leaderboard_rows(
         else:
             row["status"] = "ok"
         rows.append(row)
-    return [*BASE_COLUMNS, *metric_names, *TAIL_COLUMNS], rows
+    return [*BASE_COLUMNS, *quality, *TAIL_COLUMNS], rows
 
 
 def _markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
@@ -94,7 +118,11 @@ def _markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
 def _figures_html(columns: list[str], rows: list[dict[str, Any]], title: str) -> str:
     import plotly.graph_objects as go
 
-    metric_names = [c for c in columns if c not in BASE_COLUMNS and c not in TAIL_COLUMNS]
+    metric_names = [
+        c
+        for c in columns
+        if c not in BASE_COLUMNS and c not in TAIL_COLUMNS and not c.endswith(CI_SUFFIXES)
+    ]
     parts = [f"<h1>{title}</h1>"]
     first = True
 

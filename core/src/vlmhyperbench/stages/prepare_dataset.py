@@ -112,14 +112,15 @@ def main(config_path: str) -> int:
         for image in sample.get("images") or []:
             if image not in images:
                 images[image] = file_digest(Path(image))
+    # The fingerprint names the data, not where it lies: paths count relative to the folder
+    # that holds the dataset, so two work dirs (or machines) give the same fingerprint.
+    base = root if root.is_dir() else root.parent
     for image in sorted(images):
-        digest.update(
-            f"{Path(image).relative_to(root) if Path(image).is_relative_to(root) else image}"
-            f"\0{images[image]}\n".encode()
-        )
+        relative = Path(image).relative_to(base) if Path(image).is_relative_to(base) else image
+        digest.update(f"{relative}\0{images[image]}\n".encode())
     lines = [json.dumps(s, ensure_ascii=False, sort_keys=True) for s in samples]
     for line in lines:
-        digest.update(line.replace(str(root), "<root>").encode("utf-8") + b"\n")
+        digest.update(line.replace(str(base), "<root>").encode("utf-8") + b"\n")
     tmp = out / "samples.jsonl.tmp"
     tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     tmp.replace(out / "samples.jsonl")
