@@ -4,7 +4,10 @@
 1. the first sync (everything fetched), the reference;
 2. an unchanged re-sync: one listing compared with the manifest, nothing fetched
    (goal <= 1 s), printed with its ratio to the first sync;
-3. a re-sync after 10 files changed: only those 10 fetched.
+3. a re-sync after 10 files changed: only those 10 fetched;
+4. the mirror the other way (``vlmhb-data sync ./cache s3://...``): the first upload, then an
+   unchanged re-upload (one listing and local checksums, nothing sent), printed with its ratio
+   to the first upload; the copy must hold exactly the cache's files.
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ def main() -> int:
             started = time.perf_counter()
             changed = manager.sync("s3://bench/ds", cache)
             changed_s = time.perf_counter() - started
+            started = time.perf_counter()
+            pushed = manager.mirror(str(cache), "s3://bench/copy")
+            push_s = time.perf_counter() - started
+            started = time.perf_counter()
+            repushed = manager.mirror(str(cache), "s3://bench/copy")
+            repush_s = time.perf_counter() - started
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="copy/")
+            copied = {o["Key"] for page in pages for o in page.get("Contents", [])}
+            identical = copied == {f"copy/images/{i:05d}.txt" for i in range(args.files)}
         print(f"{args.files} files on a local S3-compatible server")
         print(f"first sync        : {first_s:7.2f} s  ({len(first.transferred)} fetched)")
         print(
@@ -65,7 +77,14 @@ def main() -> int:
         print(
             f"10 files changed  : {changed_s:7.2f} s  ({len(changed.transferred)} fetched; goal: 10)"
         )
-        return 0 if len(changed.transferred) == 10 and not unchanged.transferred else 1
+        print(f"upload (mirror)   : {push_s:7.2f} s  ({len(pushed.transferred)} sent)")
+        print(
+            f"unchanged upload  : {repush_s:7.2f} s  ({len(repushed.transferred)} sent; "
+            f"{repush_s / push_s:.3f}x the first upload; goal <= 1 s: "
+            f"{'met' if repush_s <= 1 else 'NOT met'}; copy identical: {identical})"
+        )
+        ok = len(changed.transferred) == 10 and not unchanged.transferred
+        return 0 if ok and identical and not repushed.transferred else 1
     finally:
         server.stop()
 

@@ -6,8 +6,9 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 from conftest import SECRET
-from vlmhb_data_layer import upload_run
+from vlmhb_data_layer import DataLayerError, upload_run
 from vlmhb_data_layer.cli import main
 
 
@@ -103,15 +104,50 @@ def test_failed_upload_lists_what_is_missing_and_keeps_local_files(s3, tmp_path:
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
-def test_cli_sync_both_ways(s3, tmp_path: Path, capsys) -> None:
+def test_cli_upload_run_keeps_the_bundle_format(s3, tmp_path: Path, capsys) -> None:
     run = _run_folder(tmp_path)
-    assert main(["sync", str(run), "s3://data/up", "--endpoint-url", s3.endpoint]) == 0
+    assert main(["upload-run", str(run), "s3://data/up", "--endpoint-url", s3.endpoint]) == 0
     assert "transferred 3, skipped 0, failed 0" in capsys.readouterr().out
+    assert "up/run-1/manifest.json" in _keys(s3, "up/run-1/")
     assert (
-        main(["sync", "s3://data/up/run-1", str(tmp_path / "down"), "--endpoint-url", s3.endpoint])
+        main(
+            [
+                "upload-run",
+                str(run),
+                "s3://data/up",
+                "--run-id",
+                "again",
+                "--endpoint-url",
+                s3.endpoint,
+            ]
+        )
         == 0
     )
-    assert "transferred 4" in capsys.readouterr().out
-    assert (tmp_path / "down" / "evals" / "metrics.json").read_text() == '{"cer": 0.1}'
-    assert main(["sync", "ftp://x/y", str(tmp_path / "z")]) == 2
+    assert "up/again/evals/metrics.json" in _keys(s3, "up/again/")
+    assert main(["upload-run", str(tmp_path / "missing"), "s3://data/up"]) == 2
+    assert "expected an existing folder" in capsys.readouterr().err
+    assert main(["upload-run", str(run), "ftp://x/y"]) == 2
     assert "expected an s3:// URL" in capsys.readouterr().err
+
+
+def test_upload_never_follows_a_link_out_of_the_run_folder(s3, tmp_path: Path) -> None:
+    run = _run_folder(tmp_path)
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not for upload")
+    (run / "stolen.txt").symlink_to(secret)
+    (run / "stolen-dir").symlink_to(tmp_path, target_is_directory=True)
+    (run / "alias.jsonl").symlink_to(run / "answers.jsonl")  # inside the folder: read as a file
+    result = upload_run(run, "s3://data/results", "run-1", endpoint_url=s3.endpoint)
+    assert result.ok
+    keys = _keys(s3, "results/run-1/")
+    assert "results/run-1/stolen.txt" not in keys
+    assert not any("stolen-dir" in key for key in keys)
+    assert "results/run-1/alias.jsonl" in keys
+    assert any("stolen.txt" in w and "out of the source folder" in w for w in result.warnings)
+    assert any("stolen-dir" in w for w in result.warnings)
+
+
+def test_run_id_cannot_escape_the_url(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path)
+    with pytest.raises(DataLayerError, match="refusing key"):
+        upload_run(run, str(tmp_path / "store"), "../../outside")

@@ -3,6 +3,11 @@
 Files whose sha256 already matches the remote manifest are skipped; large files go in
 multipart (boto3's TransferConfig); a transient error is retried with exponential backoff.
 Nothing local is ever modified, and a failure lists exactly which files are missing remotely.
+Symbolic links are never followed out of the run folder (they are skipped and listed in
+``warnings``), and the data layer's own ``.vlmhb-*`` files are not uploaded.
+
+This is the run-bundle format (a folder per run with its ``manifest.json``); to copy a folder's
+contents as they are, use ``SmartSyncManager.mirror`` (``vlmhb-data sync``).
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .storage import open_storage, sha256_of
-from .urls import DataLayerError, parse_location
+from .storage import local_files, open_storage, sha256_of
+from .urls import DataLayerError, parse_location, safe_key
 
 log = logging.getLogger(__name__)
 REMOTE_MANIFEST = "manifest.json"
@@ -27,6 +32,7 @@ class UploadResult:
     skipped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +55,7 @@ def upload_run(
     local_dir = Path(local_dir)
     if not local_dir.is_dir():
         raise DataLayerError(f"{local_dir}: expected a run folder to upload")
+    safe_key(run_id)  # a run id is one folder name below the URL, never a way out of it
     location = parse_location(url)
     base = location.prefix if location.scheme == "s3" else ""
     prefix = "/".join(p for p in (base, run_id.strip("/")) if p)
@@ -57,14 +64,33 @@ def upload_run(
     else:
         assert location.path is not None
         target = str(location.path / run_id)
+    files, warnings = local_files(local_dir)
     storage = open_storage(target, endpoint_url=endpoint_url, **storage_options)
     remote_raw = storage.read_bytes(REMOTE_MANIFEST)
-    remote: dict[str, dict[str, Any]] = json.loads(remote_raw) if remote_raw else {}
-    result = UploadResult()
+    try:
+        remote: dict[str, dict[str, Any]] = json.loads(remote_raw) if remote_raw else {}
+    except ValueError:
+        remote = {}  # a damaged remote manifest only costs re-uploading
+    if not isinstance(remote, dict):
+        remote = {}
+    result = UploadResult(warnings=warnings)
     manifest: dict[str, dict[str, Any]] = {}
-    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        key = path.relative_to(local_dir).as_posix()
-        entry = {"size": path.stat().st_size, "sha256": sha256_of(path)}
+    for key, path in files.items():
+        if key == REMOTE_MANIFEST:
+            result.warnings.append(
+                f"skipped {path}: {REMOTE_MANIFEST} at the top of a run folder is reserved "
+                "for the upload's own manifest"
+            )
+            continue
+        check_key = getattr(storage, "check_key", None)
+        try:
+            if check_key is not None:
+                check_key(key)  # a key S3 refuses is not worth retrying
+            entry = {"size": path.stat().st_size, "sha256": sha256_of(path)}
+        except (DataLayerError, OSError) as exc:
+            result.missing.append(key)
+            result.errors[key] = str(exc) if isinstance(exc, DataLayerError) else f"{path}: {exc}"
+            continue
         if remote.get(key) == entry:
             result.skipped.append(key)
             manifest[key] = entry
