@@ -63,3 +63,132 @@ def test_bounds_identity_and_symmetry(pairs):
     assert all(0.0 <= s <= 1.0 for s in result.per_sample)
     assert anls(hyps, hyps).value == 1.0
     assert anls(refs, hyps).per_sample == pytest.approx(result.per_sample)
+
+
+# --- the variants other tools print as "anls" (issue #19) ---------------------------------
+
+
+def _lev(a: str, b: str) -> int:
+    """Unit-cost edit distance, the textbook dynamic programme (independent of rapidfuzz)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def _reference_anls(answers: list[str], prediction: str, compat: str | None, tau: float) -> float:
+    """Each definition written out from its formula (see anls.py's docstring for sources)."""
+    scores = []
+    for a in answers:
+        if compat is None:  # the paper: normalise, divide by the normalised lengths, NL < tau
+            a2, o2 = " ".join(a.lower().split()), " ".join(prediction.lower().split())
+            n = max(len(a2), len(o2))
+            nl = _lev(a2, o2) / n if n else 0.0
+            scores.append(1 - nl if nl < tau else 0.0)
+            continue
+        n = max(len(a.upper()), len(prediction.upper()))
+        if compat == "lmms-eval":  # normalised distance over raw lengths; keep sim == 1 - tau
+            a2, o2 = (
+                " ".join(a.strip().lower().split()),
+                " ".join(prediction.strip().lower().split()),
+            )
+            sim = 1 - (_lev(a2, o2) / n if n else 0.0)
+            scores.append(0.0 if sim < 1 - tau else sim)
+        else:  # vlmevalkit: raw strings; drop sim == 1 - tau
+            sim = 1 - (_lev(a, prediction) / n if n else 0.0)
+            scores.append(0.0 if sim <= 1 - tau else sim)
+    return max(scores)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "answer", "ours", "lmms", "vlmevalkit"),
+    [
+        # distance exactly at the threshold: 1 edit / 2 characters = 0.5
+        ("ax", "ab", 0.0, 0.5, 0.0),
+        # just under: 2 edits / 5 = 0.4 in every definition
+        ("abcxy", "abcde", 0.6, 0.6, 0.6),
+        # whitespace-only difference: ours and lmms-eval collapse it; VLMEvalKit counts 1 / 4
+        ("a  b", "a b", 1.0, 1.0, 0.75),
+        # trailing spaces: lmms-eval divides the normalised distance (1) by the raw length (7);
+        # VLMEvalKit counts the spaces as edits: 4 / 7 -> similarity 3/7, below the threshold
+        ("abxd   ", "abcd", 0.75, 1 - 1 / 7, 0.0),
+        # case: VLMEvalKit does not lowercase; 5 edits / 5 -> 0
+        ("PARIS", "paris", 1.0, 1.0, 0.0),
+        # empty answer against a non-empty reference
+        ("", "abc", 0.0, 0.0, 0.0),
+        # both empty
+        ("", "", 1.0, 1.0, 1.0),
+        # an empty reference: only an empty (after normalisation, for ours) answer matches
+        ("   ", "", 1.0, 1.0, 0.0),
+        ("x", "", 0.0, 0.0, 0.0),
+        # upper() lengths: "ß" upper-cases to "SS", so the tools divide 1 edit by 2
+        ("ß", "s", 0.0, 0.5, 0.0),
+    ],
+)
+def test_variants_on_hand_worked_cases(prediction, answer, ours, lmms, vlmevalkit):
+    assert anls([prediction], [answer]).value == pytest.approx(ours)
+    assert anls([prediction], [answer], compat="lmms-eval").value == pytest.approx(lmms)
+    assert anls([prediction], [answer], compat="vlmevalkit").value == pytest.approx(vlmevalkit)
+
+
+def test_variants_take_the_best_reference_and_name_their_column():
+    result = anls(["ax"], [["zz", "ab"]], compat="lmms-eval")
+    assert result.value == 0.5
+    assert (result.key, result.column, result.variant) == ("anls@1", "anls@lmms-eval", "lmms-eval")
+    assert result.params == {"compat": "lmms-eval", "threshold": 0.5}
+    ours = anls(["ax"], ["ab"])
+    assert ours.column == "anls" and ours.params["lowercase"] is True
+
+
+def test_variants_refuse_normalisation_options():
+    with pytest.raises(ValueError, match="compat='vlmevalkit' fixes its own normalisation"):
+        anls(["a"], ["a"], compat="vlmevalkit", lowercase=True)
+
+
+TEXT = st.text(alphabet="aAbB ßİё\tЁ", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(TEXT, st.lists(TEXT, min_size=1, max_size=3)), min_size=1, max_size=5),
+    st.sampled_from([None, "lmms-eval", "vlmevalkit"]),
+    st.sampled_from([0.5, 0.25, 1.0]),
+)
+def test_variants_match_their_formulas_on_random_pairs(pairs, compat, tau):
+    hyps = [h for h, _ in pairs]
+    refs = [r for _, r in pairs]
+    result = anls(hyps, refs, compat=compat, threshold=tau)
+    expected = [_reference_anls(r, h, compat, tau) for h, r in pairs]
+    assert result.per_sample == pytest.approx(expected, abs=1e-12)
+
+
+def test_variants_match_their_formulas_on_seeded_perturbations():
+    """Perturbed Russian/English answers, as in the issue's measurement, so that the
+    threshold and the raw-length rules are hit often."""
+    import random
+
+    rng = random.Random(19)
+    words = ["Иванов", "Пётр", "PARIS", "10 July", "1 000", "street", "ул. Ленина"]
+    hyps, refs = [], []
+    for _ in range(2000):
+        ref = rng.choice(words)
+        hyp = list(ref)
+        for _ in range(rng.randint(0, 4)):
+            op, k = rng.randint(0, 3), rng.randint(0, len(hyp))
+            if op == 0 and hyp:
+                del hyp[min(k, len(hyp) - 1)]
+            elif op == 1:
+                hyp.insert(k, rng.choice("aeЁ  x"))
+            elif op == 2:
+                hyp = [c.swapcase() for c in hyp]
+            else:
+                hyp.append(" ")
+        hyps.append("".join(hyp))
+        refs.append(ref)
+    for compat in (None, "lmms-eval", "vlmevalkit"):
+        got = anls(hyps, refs, compat=compat).per_sample
+        assert got == pytest.approx(
+            [_reference_anls([r], h, compat, 0.5) for h, r in zip(hyps, refs, strict=True)]
+        )

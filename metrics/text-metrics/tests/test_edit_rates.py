@@ -131,3 +131,52 @@ def test_bad_input_names_the_index(metric):
 def test_empty_corpus_scores_zero():
     result = cer([], [])
     assert result.value == 0.0 and result.per_sample == []
+
+
+# --- compat="jiwer": jiwer's default transforms, written separately (issue #19) -----------
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=8))
+def test_jiwer_variant_equals_jiwer_and_ours_at_default_options(pairs):
+    hyps = [h for h, _ in pairs]
+    refs = [r for _, r in pairs]
+    for metric, theirs in ((cer, jiwer.cer), (wer, jiwer.wer)):
+        variant = metric(hyps, refs, compat="jiwer")
+        assert variant.value == pytest.approx(theirs(refs, hyps), abs=1e-9)
+        assert variant.per_sample == pytest.approx([theirs(r, h) for h, r in pairs], abs=1e-9)
+        # ours with no normalisation is the same definition, computed another way
+        assert metric(hyps, refs).per_sample == pytest.approx(variant.per_sample, abs=1e-12)
+
+
+def test_jiwer_variant_identity_and_where_it_differs_from_ours():
+    result = wer(["a\tb"], ["A b"], compat="jiwer")
+    assert (result.key, result.column) == ("wer@1", "wer@jiwer")
+    assert result.value == 1.0  # a lone tab is no word boundary, and case counts
+    # ours with normalisation on is no longer jiwer's default
+    assert wer(["a\tb"], ["A b"], lowercase=True, collapse_whitespace=True).value == 0.0
+    with pytest.raises(ValueError, match="compat='jiwer' is jiwer's default transforms"):
+        cer(["a"], ["a"], compat="jiwer", lowercase=True)
+    with pytest.raises(ValueError, match="unknown compat 'jiwer3'"):
+        cer(["a"], ["a"], compat="jiwer3")
+
+
+def test_jiwer_variant_boundary_cases_by_hand():
+    # whitespace only: CER strips the ends, so "  ab " vs "ab" is 0 edits
+    assert cer(["  ab "], ["ab"], compat="jiwer").value == 0.0
+    # empty answer: every reference unit is a deletion
+    assert cer([""], ["abc"], compat="jiwer").value == 1.0
+    assert wer([""], ["a b"], compat="jiwer").value == 1.0
+    # empty reference: the insertion count (jiwer >= 4)
+    assert cer(["ab"], [""], compat="jiwer").per_sample == [2.0]
+    assert cer(["ab"], [""], compat="jiwer").value == pytest.approx(jiwer.cer("", "ab"))
+
+
+def test_corpus_ratio_parts_are_exposed_per_sample():
+    """The corpus value is sum(edits) / sum(reference units); the parts per sample let a
+    bootstrap resample samples and recompute that ratio."""
+    for compat in (None, "jiwer"):
+        result = cer(["ax", "abcdefgh", "zz"], ["ab", "abcdefgh", ""], compat=compat)
+        ratio = result.details["ratio"]
+        assert ratio == {"numerators": [1, 0, 2], "denominators": [2, 8, 0]}
+        assert result.value == pytest.approx(sum(ratio["numerators"]) / sum(ratio["denominators"]))

@@ -15,6 +15,8 @@ def test_every_metric_accepts_the_same_normalisation_names(metric):
     options = dict(
         lowercase=True, nfkc=True, collapse_whitespace=True, strip_punctuation=True, yo_to_e=True
     )
+    if metric.name == "vqa_accuracy":  # scored against several annotators' answers
+        refs = [refs * 4]  # 4 of 4 agree: every 3-subset has 3 matches
     result = metric(hyps, refs, **options)
     assert isinstance(result, MetricResult)
     perfect = 0.0 if metric.name in {"cer", "wer"} else 1.0
@@ -47,3 +49,27 @@ def test_public_api():
 def test_result_to_dict():
     d = tm.cer(["ab"], ["ab"]).to_dict()
     assert d["key"] == "cer@1" and d["value"] == 0.0 and d["per_sample"] == [0.0]
+    assert d["variant"] is None and d["column"] == "cer" and d["params"]["compat"] is None
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.name)
+def test_every_variant_is_named_by_its_identity(metric):
+    """Each listed variant is callable by ``compat=`` and names its column after itself,
+    the way the core names leaderboard columns (``anls@lmms-eval``)."""
+    refs = [["ab"] * 3] if metric.name == "vqa_accuracy" else ["ab"]
+    base = metric(["ab"], refs)
+    assert base.variant is None and base.column == metric.name
+    for variant in metric.variants:
+        result = metric(["ab"], refs, compat=variant)
+        assert (result.name, result.version) == (metric.name, metric.version)
+        assert result.params["compat"] == variant
+        assert result.column == f"{metric.name}@{variant}"
+        # the identity is stable: the same call gives the same params
+        assert metric(["ab"], refs, compat=variant).params == result.params
+
+
+def test_declared_variants():
+    assert tm.anls.variants == ("lmms-eval", "vlmevalkit")
+    assert tm.cer.variants == tm.wer.variants == ("jiwer",)
+    with pytest.raises(ValueError, match="unknown compat 'vlmeval'"):
+        tm.anls(["a"], ["a"], compat="vlmeval")

@@ -2,7 +2,9 @@
 
 Every metric is a plain function ``metric(predictions, references, **params)`` returning a
 :class:`MetricResult`; ``metric.name`` / ``metric.version`` give its registry identity and
-results record ``name@version`` (``result.key``).
+results record ``name@version`` (``result.key``). A metric that reproduces other tools'
+definitions lists them in ``metric.variants``; ``metric(..., compat=v)`` computes one, and
+``result.column`` names it (``anls@lmms-eval``).
 """
 
 from ._normalize import Normalization, normalize
@@ -10,9 +12,11 @@ from ._result import MetricResult, metric
 from .anls import anls
 from .edit_rates import cer, wer
 from .exact_match import exact_match
+from .relaxed_accuracy import relaxed_accuracy
 from .sacre import bleu, chrf
+from .vqa_accuracy import vqa_accuracy, vqa_normalize
 
-METRICS = (cer, wer, anls, exact_match, bleu, chrf)
+METRICS = (cer, wer, anls, exact_match, bleu, chrf, vqa_accuracy, relaxed_accuracy)
 
 __all__ = [
     "METRICS",
@@ -25,5 +29,8 @@ __all__ = [
     "exact_match",
     "metric",
     "normalize",
+    "relaxed_accuracy",
+    "vqa_accuracy",
+    "vqa_normalize",
     "wer",
 ]

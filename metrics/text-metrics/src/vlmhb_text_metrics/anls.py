@@ -1,19 +1,34 @@
 """ANLS, Average Normalized Levenshtein Similarity (Biten et al., "Scene Text Visual Question
-Answering", ICCV 2019; used by DocVQA).
+Answering", ICCV 2019; used by DocVQA), and the two variants other tools print under the
+same name. Published numbers made with lmms-eval or VLMEvalKit are not comparable with each
+other, nor with the paper's definition, so each is reproduced here under its own name.
 
-For sample i with accepted answers a_ij and prediction o_i:
+For sample i with accepted answers a_ij, prediction o_i and threshold tau (0.5):
 
-    NL(a, o) = lev(a, o) / max(|a|, |o|)          (0 when both are empty)
-    s(a, o)  = 1 - NL(a, o)  if NL(a, o) < threshold  else 0
-    ANLS     = mean_i  max_j  s(a_ij, o_i)
+``compat=None`` (ours, the paper's definition; the default)::
 
-This follows the paper's inequality (NL < threshold). The official DocVQA script keeps a
-score of exactly 1 - threshold when NL equals the threshold; the paper gives 0.
+    a', o'   = normalise(a), normalise(o)       (lowercase, collapse whitespace by default)
+    NL(a, o) = lev(a', o') / max(|a'|, |o'|)    (0 when both are empty)
+    s(a, o)  = 1 - NL  if NL < tau  else 0      (a score at exactly the threshold is dropped)
+
+``compat="lmms-eval"`` (lmms-eval's ``anls``, taken from Qwen-VL's InfographicVQA script)::
+
+    a', o'   = " ".join(x.strip().lower().split())          for x in (a, o)
+    NL(a, o) = lev(a', o') / max(|upper(a)|, |upper(o)|)     (raw lengths; 0 when both are 0)
+    s(a, o)  = 0  if 1 - NL < 1 - tau  else 1 - NL          (a score at the threshold is kept)
+
+``compat="vlmevalkit"`` (VLMEvalKit's long-document ``anls_compute``)::
+
+    NL(a, o) = lev(a, o) / max(|upper(a)|, |upper(o)|)       (no normalisation at all)
+    s(a, o)  = 0  if 1 - NL <= 1 - tau  else 1 - NL         (a score at the threshold is dropped)
+
+In every variant ``ANLS = mean_i max_j s(a_ij, o_i)``. The lengths of ``upper()`` are what the
+tools divide by; they differ from the plain length for a few characters (``ß`` -> ``SS``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
@@ -23,41 +38,91 @@ from ._result import MetricResult, metric
 
 # The DocVQA evaluation lowercases and collapses whitespace before comparing.
 ANLS_DEFAULTS = {"lowercase": True, "collapse_whitespace": True}
+ANLS_VARIANTS = ("lmms-eval", "vlmevalkit")
 
 
-@metric("anls", "1")
+def _ours(norm: Callable[[str], str], threshold: float) -> Callable[[str, str], float]:
+    distance = Levenshtein.normalized_distance
+
+    def score(answer: str, prediction: str) -> float:
+        nl = distance(norm(answer), norm(prediction))
+        return 1.0 - nl if nl < threshold else 0.0
+
+    return score
+
+
+def _tool(normalise: bool, keep_equal: bool, threshold: float) -> Callable[[str, str], float]:
+    """The InfographicVQA-script family: distance of (maybe) normalised strings over the
+    length of the raw strings, compared with the threshold on the similarity side."""
+    floor = 1.0 - threshold
+
+    def score(answer: str, prediction: str) -> float:
+        length = max(len(answer.upper()), len(prediction.upper()))
+        if normalise:
+            answer = " ".join(answer.strip().lower().split())
+            prediction = " ".join(prediction.strip().lower().split())
+        nl = Levenshtein.distance(answer, prediction) / length if length else 0.0
+        similarity = 1.0 - nl
+        kept = similarity >= floor if keep_equal else similarity > floor
+        return similarity if kept else 0.0
+
+    return score
+
+
+@metric("anls", "1", variants=ANLS_VARIANTS)
 def anls(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
     *,
     threshold: float = 0.5,
+    compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
-    """ANLS over samples; a reference is one accepted answer or a list of them.
+    """ANLS over samples; a reference is one accepted answer or a list of them (max over them).
 
-    Normalisation defaults to DocVQA's (``lowercase`` and ``collapse_whitespace`` on); any
-    normalisation option passed overrides that default.
+    ``compat`` picks the definition (module docstring): None for ours (the paper's),
+    ``"lmms-eval"`` or ``"vlmevalkit"`` to reproduce those tools' numbers. Our normalisation
+    defaults to DocVQA's (``lowercase`` and ``collapse_whitespace`` on) and any normalisation
+    option overrides it; the tool variants fix their own and refuse normalisation options,
+    since a changed normalisation would no longer reproduce the tool.
     """
     check_pairs(predictions, references)
-    if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
         raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
-    options = options_from("anls", {**ANLS_DEFAULTS, **params})
-    norm = normalizer(options)
-    nl = Levenshtein.normalized_distance
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
+    if compat is None:
+        options = options_from("anls", {**ANLS_DEFAULTS, **params})
+        score = _ours(normalizer(options), threshold)
+        normalization: dict[str, bool] | str = options.as_dict()
+    elif compat in ANLS_VARIANTS:
+        if params:
+            raise ValueError(
+                f"anls: compat={compat!r} fixes its own normalisation; remove "
+                f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
+            )
+        lmms = compat == "lmms-eval"
+        score = _tool(normalise=lmms, keep_equal=lmms, threshold=threshold)
+        normalization = "strip, lowercase, split/join whitespace" if lmms else "none"
+    else:
+        raise ValueError(
+            f"anls: unknown compat {compat!r}; expected None (ours) or one of "
+            f"{', '.join(ANLS_VARIANTS)}"
+        )
     per_sample: list[float] = []
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
-        prediction = norm(text_at(hyp, "predictions", i))
-        best = 0.0
-        for answer in accepted_at(ref, i):
-            distance = nl(norm(answer), prediction)
-            if distance < threshold:
-                best = max(best, 1.0 - distance)
-        per_sample.append(best)
+        prediction = text_at(hyp, "predictions", i)
+        per_sample.append(max(score(answer, prediction) for answer in accepted_at(ref, i)))
     value = sum(per_sample) / len(per_sample) if per_sample else 0.0
     return MetricResult(
         name="anls",
         version="1",
         value=value,
         per_sample=per_sample,
-        details={"threshold": threshold, "normalization": options.as_dict()},
+        details={"threshold": threshold, "normalization": normalization},
+        params={"compat": compat, "threshold": threshold, **_flags(normalization)},
     )
+
+
+def _flags(normalization: dict[str, bool] | str) -> dict[str, bool]:
+    return normalization if isinstance(normalization, dict) else {}

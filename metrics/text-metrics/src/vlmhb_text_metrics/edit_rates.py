@@ -8,6 +8,14 @@ jiwer's defaults, reproduced exactly so that numbers agree to the last bit:
   jiwer; pass ``collapse_whitespace=True`` to split on any whitespace.)
 - When the whole corpus has no reference units, the value is the number of inserted units
   (jiwer 4's definition); the same rule gives a per-sample score for an empty reference.
+
+Ours (``compat=None``) is that definition plus this package's normalisation options (all off
+by default, so by default the two agree to the last bit). ``compat="jiwer"`` pins jiwer's
+default transforms and refuses the normalisation options: it is written separately, straight
+from jiwer's documented transforms (``cer_default``: Strip, ReduceToListOfListOfChars;
+``wer_default``: RemoveMultipleSpaces, Strip, ReduceToListOfListOfWords) and a unit-cost
+Levenshtein over the unit lists, one sample at a time, so that the fast path above is checked
+against a second reading of the definition (and against jiwer itself in the tests).
 """
 
 from __future__ import annotations
@@ -90,17 +98,46 @@ def _check_texts(values: Sequence[Any], role: str) -> list[str]:
     return [str(text_at(v, role, i)) for i, v in enumerate(values)]
 
 
+def _jiwer_units(name: str) -> Callable[[list[str], list[str]], tuple[list[Any], list[Any]]]:
+    """jiwer's default transforms, one text at a time: characters after Strip (CER), or
+    words after RemoveMultipleSpaces (``\\s\\s+`` -> " "), Strip and split on " " (WER)."""
+
+    def chars(text: str) -> list[str]:
+        return list(text.strip())
+
+    def words(text: str) -> list[str]:
+        text = re.sub(r"\s\s+", " ", text).strip()
+        return text.split(" ") if text else []
+
+    unit = chars if name == "cer" else words
+
+    def units(refs: list[str], hyps: list[str]) -> tuple[list[Any], list[Any]]:
+        return [unit(t) for t in refs], [unit(t) for t in hyps]
+
+    return units
+
+
 def _error_rate(
     func: Any,
     units: Callable[[list[str], list[str]], tuple[list[Any], list[Any]]],
     predictions: Sequence[Any],
     references: Sequence[Any],
+    compat: str | None,
     params: dict[str, Any],
 ) -> MetricResult:
     """Whole-corpus passes (``map`` over C functions) rather than a Python loop per sample,
     which is what makes this many times faster than jiwer (see bench/bench_text_metrics.py)."""
     name, version = func.name, func.version
     check_pairs(predictions, references)
+    if compat == "jiwer":
+        if params:
+            raise ValueError(
+                f"{name}: compat='jiwer' is jiwer's default transforms; remove "
+                f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
+            )
+        units = _jiwer_units(name)
+    elif compat is not None:
+        raise ValueError(f"{name}: unknown compat {compat!r}; expected None (ours) or 'jiwer'")
     options = options_from(name, params)
     hyps = _check_texts(predictions, "predictions")
     refs = _check_texts(references, "references")
@@ -121,22 +158,40 @@ def _error_rate(
         details={
             "edits": total_edits,
             "reference_units": total_units,
+            # per-sample numerators and denominators of the corpus ratio, so that a bootstrap
+            # can resample samples and recompute the ratio instead of averaging per-sample rates
+            "ratio": {"numerators": edits, "denominators": lengths},
             "normalization": options.as_dict(),
         },
+        params={"compat": compat, **options.as_dict()},
     )
 
 
-@metric("cer", "1")
-def cer(predictions: Sequence[str], references: Sequence[str], **params: bool) -> MetricResult:
+@metric("cer", "1", variants=("jiwer",))
+def cer(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    compat: str | None = None,
+    **params: bool,
+) -> MetricResult:
     """Character error rate: total character edits / total reference characters.
 
     Per sample: that sample's edits / its reference length. Accepts the normalisation
-    options of :class:`Normalization` (all off by default, as jiwer).
+    options of :class:`Normalization` (all off by default, as jiwer); ``compat="jiwer"``
+    pins jiwer's default transforms (module docstring).
     """
-    return _error_rate(cer, _chars, predictions, references, params)
+    return _error_rate(cer, _chars, predictions, references, compat, params)
 
 
-@metric("wer", "1")
-def wer(predictions: Sequence[str], references: Sequence[str], **params: bool) -> MetricResult:
-    """Word error rate: total word edits / total reference words (jiwer tokenisation)."""
-    return _error_rate(wer, _words, predictions, references, params)
+@metric("wer", "1", variants=("jiwer",))
+def wer(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    compat: str | None = None,
+    **params: bool,
+) -> MetricResult:
+    """Word error rate: total word edits / total reference words (jiwer tokenisation);
+    ``compat="jiwer"`` pins jiwer's default transforms (module docstring)."""
+    return _error_rate(wer, _words, predictions, references, compat, params)

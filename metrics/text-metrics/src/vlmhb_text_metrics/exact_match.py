@@ -31,4 +31,5 @@ def exact_match(
         value=value,
         per_sample=per_sample,
         details={"normalization": options.as_dict()},
+        params=options.as_dict(),
     )

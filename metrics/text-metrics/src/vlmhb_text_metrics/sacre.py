@@ -45,9 +45,11 @@ def _score(
     hyps: list[str],
     refs: list[list[str]],
     normalization: dict[str, bool],
+    params: dict[str, object],
 ) -> MetricResult:
+    params = {**params, **normalization}
     if not hyps:
-        return MetricResult(name, version, 0.0, [], {"normalization": normalization})
+        return MetricResult(name, version, 0.0, [], {"normalization": normalization}, params)
     corpus = corpus_scorer.corpus_score(hyps, _streams(refs))
     per_sample = [
         sentence_scorer.sentence_score(h, r).score / 100.0 for h, r in zip(hyps, refs, strict=True)
@@ -62,6 +64,7 @@ def _score(
             "signature": str(corpus_scorer.get_signature()),
             "normalization": normalization,
         },
+        params=params,
     )
 
 
@@ -78,7 +81,8 @@ def bleu(
     hyps, refs, normalization = _prepare("bleu", predictions, references, params)
     corpus = BLEU(tokenize=tokenize, max_ngram_order=max_ngram_order)
     sentence = BLEU(tokenize=tokenize, max_ngram_order=max_ngram_order, effective_order=True)
-    return _score("bleu", "1", corpus, sentence, hyps, refs, normalization)
+    params = {"tokenize": tokenize, "max_ngram_order": max_ngram_order}
+    return _score("bleu", "1", corpus, sentence, hyps, refs, normalization, params)
 
 
 @metric("chrf", "1")
@@ -94,4 +98,5 @@ def chrf(
     """Corpus chrF (sacrebleu; ``word_order=2`` gives chrF++) / 100; per-sample sentence chrF."""
     hyps, refs, normalization = _prepare("chrf", predictions, references, params)
     scorer = CHRF(char_order=char_order, word_order=word_order, beta=beta)
-    return _score("chrf", "1", scorer, scorer, hyps, refs, normalization)
+    params = {"char_order": char_order, "word_order": word_order, "beta": beta}
+    return _score("chrf", "1", scorer, scorer, hyps, refs, normalization, params)
