@@ -14,6 +14,13 @@ import typer
 from rich.console import Console
 
 from .api import RegistryInvalid, open_registry
+from .cli_options import (
+    LimitOption,
+    ModeOption,
+    OverlayOption,
+    RegistriesOption,
+    WorkdirOption,
+)
 from .cli_run import EXIT_BAD_INPUT, run_experiment
 from .registry import write_json_schemas
 
@@ -33,26 +40,6 @@ out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # logs and CI: wide enough for a leaderboard, never squeezed to 80
     out = Console(highlight=False, soft_wrap=True, width=220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-RegistriesOption = Annotated[
-    Path,
-    typer.Option(
-        "--registries",
-        "-r",
-        help="Registries folder (default: $VLMHB_REGISTRIES or ./registries).",
-        envvar="VLMHB_REGISTRIES",
-    ),
-]
-ModeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--mode", help="dev (local editable packages) or prod; default $RUN_MODE or prod."
-    ),
-]
-OverlayOption = Annotated[
-    list[Path] | None,
-    typer.Option("--overlay", help="Extra overlay folder (repeatable), merged last."),
-]
 
 
 def fail(lines: list[str] | str) -> None:
@@ -117,23 +104,6 @@ def metrics_list(
     out.print(f"installed entry points ({len(installed)}):")
     for ep in installed:
         out.print(f"  {ep.name:<28} {ep.value}")
-
-
-WorkdirOption = Annotated[
-    Path,
-    typer.Option(
-        "--workdir",
-        "-w",
-        help="Where stage outputs, the tracker and reports go.",
-        envvar="VLMHB_WORKDIR",
-    ),
-]
-
-
-LimitOption = Annotated[
-    int | None,
-    typer.Option("--limit", min=1, help="At most N samples per run, for a quick look."),
-]
 
 
 @app.command()
@@ -344,6 +314,15 @@ def _add_import_commands() -> None:
 
 
 _add_import_commands()
+
+
+def _add_analysis_commands() -> None:
+    from .cli_analysis import register
+
+    register(app)
+
+
+_add_analysis_commands()
 
 
 def main() -> None:

@@ -264,7 +264,12 @@ class BenchmarkPlanner:
             EVAL_CODE,
             infer.id,
             [(m.key, m.column, m.params, m.entry_point, m.callable) for m in run.metrics],
-            self.resolver.identity(packages),
+            self.resolver.identity(
+                [
+                    *packages,
+                    *(["vlmhb-statistics"] if self.resolver.knows("vlmhb-statistics") else []),
+                ]
+            ),
             run.aggregators,
             run.task.output,
         )

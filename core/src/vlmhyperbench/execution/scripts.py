@@ -46,10 +46,13 @@ class ScriptRunner:
         mounts: list[Path] = (),  # type: ignore[assignment]
         writable: list[Path] = (),  # type: ignore[assignment]
         env: dict[str, str] | None = None,
+        helpers: tuple[str, ...] = (),
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f"{script_name}.py"
         shutil.copyfile(script(script_name), staged)
+        for helper in helpers:  # other stage scripts it imports
+            shutil.copyfile(script(helper), folder / f"{helper}.py")
         shutil.copyfile(CONFIGS_MODULE, folder / CONFIGS_MODULE.name)
         config_path = folder / f"{script_name}.config.json"
         tmp = config_path.with_suffix(".tmp")

@@ -109,11 +109,15 @@ def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Wo
                 schema_param=m.schema_param,
                 json_schema=run.task.output.json_schema,
                 inputs=m.inputs,
+                higher_is_better=m.higher_is_better,
             )
             for m in run.metrics
         ],
     )
-    scripts.run(stage, "evaluate", config, stage.packages, folder, [dataset_dir, infer_dir])
+    packages = list(stage.packages)
+    if scripts.resolver.knows("vlmhb-statistics"):
+        packages.append("vlmhb-statistics")  # confidence intervals
+    scripts.run(stage, "evaluate", config, packages, folder, [dataset_dir, infer_dir])
     return read_json(folder / "metrics.json").get("metrics", {})
 
 

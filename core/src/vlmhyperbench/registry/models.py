@@ -323,6 +323,9 @@ class MetricEntry(Entry):
         description="Name of the parameter that receives the task's JSON Schema "
         "(e.g. 'schema' for structural_fidelity).",
     )
+    higher_is_better: bool = Field(
+        default=True, description="False for error rates and latencies (CER, WER, seconds)."
+    )
     inputs: Literal["answers", "telemetry"] = Field(
         default="answers",
         description="answers: (answer texts, references); telemetry: (per-sample telemetry "

@@ -77,6 +77,31 @@ def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
     return metric([r["prediction"] for r in rows], [r["reference"] for r in rows], **params)
 
 
+def confidence_interval(result: Any, ratio: Any, config: EvalConfig) -> list[float] | None:
+    """95% CI by a seeded bootstrap over samples, when vlmhb-statistics is installed here.
+
+    Corpus-level metrics (CER, WER) resample samples and recompute their ratio; the rest
+    resample per-sample values (samples without a value, e.g. unparsable JSON, are dropped).
+    """
+    try:
+        from vlmhb_statistics import bootstrap_ci, bootstrap_ratio_ci
+    except ImportError:
+        return None
+    options = {"n_resamples": config.ci_resamples, "seed": config.ci_seed}
+    if ratio and sum(ratio["denominators"]) > 0:
+        ci = bootstrap_ratio_ci(ratio["numerators"], ratio["denominators"], **options)
+    else:
+        values = [
+            float(v)
+            for v in result.per_sample
+            if v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+        ]
+        if len(values) < 2:
+            return None
+        ci = bootstrap_ci(values, **options)
+    return [float(ci.low), float(ci.high)]
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
@@ -122,11 +147,20 @@ def main(config_path: str) -> int:
     per_sample: dict[str, list[float]] = {}
     general: dict[str, float] = {}
     keys: dict[str, str] = {}
+    intervals: dict[str, list[float]] = {}
+    ratios: dict[str, dict[str, list[float]]] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
         result = score(metric, spec, rows)
         per_sample[spec.column] = list(result.per_sample)
         general[spec.column] = float(result.value)
+        ratio = (getattr(result, "details", None) or {}).get("ratio")
+        if ratio:
+            ratios[spec.column] = ratio
+        if spec.inputs == "answers":
+            interval = confidence_interval(result, ratio, config)
+            if interval is not None:
+                intervals[spec.column] = interval
         computed = (
             f"{getattr(result, 'name', spec.name)}@{getattr(result, 'version', spec.version)}"
         )
@@ -165,11 +199,23 @@ def main(config_path: str) -> int:
         write_csv(out / f"metrics_{aggregator}.csv", [*fields, "samples", *names], table)
     summary = {
         "metrics": general,
+        "ci": intervals,
+        "ci_method": {
+            "method": "percentile bootstrap over samples (corpus ratios recomputed)",
+            "confidence": 0.95,
+            "n_resamples": config.ci_resamples,
+            "seed": config.ci_seed,
+        },
+        "higher_is_better": {s.column: s.higher_is_better for s in metric_specs},
         "versions": keys,
         "samples": len(rows),
         "failed": sum(1 for r in rows if r["parse_status"] == "failed"),
         "finished_at": time.time(),
     }
+    ids = [r["id"] for r in rows]
+    tmp = out / "ratios.json.tmp"
+    tmp.write_text(json.dumps({"ids": ids, "ratios": ratios}, ensure_ascii=False), "utf-8")
+    tmp.replace(out / "ratios.json")
     tmp = out / "metrics.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp.replace(out / "metrics.json")

@@ -48,6 +48,7 @@ class MetricSpec(_Config):
     schema_param: str | None = None
     json_schema: dict[str, Any] | None = None
     inputs: Literal["answers", "telemetry"] = "answers"
+    higher_is_better: bool = True
 
 
 class EvalConfig(_Config):
@@ -57,6 +58,8 @@ class EvalConfig(_Config):
     output_kind: str
     aggregators: list[str]
     metrics: list[MetricSpec]
+    ci_resamples: int = 1000
+    ci_seed: int = 0
 
 
 class UploadConfig(_Config):
@@ -71,3 +74,16 @@ def emit(event_type: str, **fields: Any) -> None:
     import json
 
     print(EVENT_PREFIX + json.dumps({"type": event_type, **fields}, ensure_ascii=False), flush=True)
+
+
+class ParityRun(_Config):
+    label: str
+    samples: str
+    answers: str
+    output_kind: str
+    metrics: list[MetricSpec]
+
+
+class ParityConfig(_Config):
+    out: str
+    runs: list[ParityRun]

@@ -1,0 +1,74 @@
+"""Parity stage: re-score existing answers under every variant of each metric (no inference).
+
+Runs by path in the metric packages' environment: ``python parity.py CONFIG.json``. For each
+run and each metric whose function lists ``variants`` (its ``compat`` values), it computes our
+definition and every variant on the same answers and writes one row per (metric, variant):
+value, delta from ours, and the share of samples whose score differs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # the stage helpers are copied beside this file
+from evaluate import load_metric, read_jsonl, reference_of
+from stage_configs import ParityConfig
+
+
+def _score(metric, params, predictions, references):
+    result = metric(predictions, references, **params)
+    return float(result.value), list(result.per_sample)
+
+
+def main(config_path: str) -> int:
+    config = ParityConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
+    rows = []
+    for run in config.runs:
+        samples = {str(s["id"]): s for s in read_jsonl(Path(run.samples))}
+        answers = read_jsonl(Path(run.answers))
+        scored = [a for a in answers if str(a["id"]) in samples]
+        predictions = [a.get("answer") or "" for a in scored]
+        references = [reference_of(samples[str(a["id"])], run.output_kind) for a in scored]
+        for spec in run.metrics:
+            metric = load_metric(spec)
+            variants = getattr(metric, "variants", ())
+            if spec.inputs != "answers" or not variants:
+                continue
+            base = {k: v for k, v in spec.params.items() if k != "compat"}
+            ours, ours_each = _score(metric, base, predictions, references)
+            rows.append(
+                {
+                    "run": run.label,
+                    "metric": spec.name,
+                    "variant": "ours",
+                    "value": ours,
+                    "delta": 0.0,
+                    "differ": 0.0,
+                    "samples": len(scored),
+                }
+            )
+            for variant in variants:
+                value, each = _score(metric, {**base, "compat": variant}, predictions, references)
+                differ = sum(1 for x, y in zip(ours_each, each, strict=True) if x != y)
+                rows.append(
+                    {
+                        "run": run.label,
+                        "metric": spec.name,
+                        "variant": variant,
+                        "value": value,
+                        "delta": value - ours,
+                        "differ": differ / len(scored) if scored else 0.0,
+                        "samples": len(scored),
+                    }
+                )
+    out = Path(config.out)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
