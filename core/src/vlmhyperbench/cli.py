@@ -25,6 +25,7 @@ from .cli_run import EXIT_BAD_INPUT, run_experiment
 from .registry import write_json_schemas
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="vlmhb",
     help="VLMHyperBench: benchmark vision-language models from YAML registries.",
     no_args_is_help=True,
@@ -32,7 +33,9 @@ app = typer.Typer(
     add_completion=False,
 )
 metrics_app = typer.Typer(
-    help="Metrics known to the registries and installed packages.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Metrics known to the registries and installed packages.",
+    no_args_is_help=True,
 )
 app.add_typer(metrics_app, name="metrics")
 
@@ -242,7 +245,11 @@ def stop(workdir: WorkdirOption = Path(".work")) -> None:
         out.print("no model server left running")
 
 
-env_app = typer.Typer(help="Environments built by the dependency injector.", no_args_is_help=True)
+env_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Environments built by the dependency injector.",
+    no_args_is_help=True,
+)
 app.add_typer(env_app, name="env")
 
 EnvCacheOption = Annotated[

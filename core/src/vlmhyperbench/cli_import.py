@@ -25,6 +25,7 @@ from .migration import (
 )
 
 import_app = typer.Typer(
+    rich_markup_mode=None,
     help="Import files that VLMHyperBench v0.1 users (and others) already have.",
     no_args_is_help=True,
 )

@@ -98,6 +98,9 @@ def run_experiment(
     if dry_run:
         print_plan(out, plan, workdir)
         return EXIT_OK
+    from .analysis import estimate
+
+    estimates = [e for e in estimate(plan, workdir) if not e.cached and e.seconds is not None]
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     write_json(workdir / RUN_RECORD, {"pid": os.getpid(), "experiment": plan.experiment.name})
@@ -143,6 +146,16 @@ def run_experiment(
         cached = "everything cached" if outcome.status == "done" else "nothing ran"
         by_kind = f"{cached}; {by_kind}" if by_kind else cached
     out.print(f"report: {outcome.report_dir / 'report.html'}  ({took:.1f} s; {by_kind})")
+    if estimates:  # how far the plan's estimate was from what happened, for the next plan
+        actual = {sid: t for sid, (_, t) in progress.durations.items()}
+        pairs = [(e.seconds or 0.0, actual[e.stage_id]) for e in estimates if e.stage_id in actual]
+        if pairs:
+            guessed, took_s = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+            error = (guessed - took_s) / took_s if took_s > 0 else 0.0
+            out.print(
+                f"estimate check: {len(pairs)} stages estimated {guessed:.1f} s, took "
+                f"{took_s:.1f} s ({error:+.0%})"
+            )
     return EXIT_RUN_FAILED if outcome.status == "failed" else EXIT_OK
 
 
