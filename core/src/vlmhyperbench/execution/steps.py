@@ -49,11 +49,20 @@ def sync_body(
         config.cache_dir = str(workdir.cache_dir(content_hash(dataset.source)))
         config.endpoint_url = dataset.endpoint_url
         writable.append(workdir.cache_root)
+    elif (dataset.source or "").startswith("hf://"):
+        # Read by the `hf` iterator through `datasets` (HF_HOME's cache, HF_HUB_OFFLINE
+        # honoured); its images go to one content-addressed folder shared by all datasets.
+        config.source = dataset.source
+        config.cache_dir = str(workdir.cache_root / "hf-images")
+        writable.append(workdir.cache_root)
     else:
         path = Path((dataset.source or "").removeprefix("file://"))
         path = path if path.is_absolute() else repo_root / path
         config.source = str(path)
         mounts.append(path)
+    if dataset.iterator == "hf" and config.cache_dir is None:  # local parquet/save_to_disk
+        config.cache_dir = str(workdir.cache_root / "hf-images")
+        writable.append(workdir.cache_root)
     scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
     manifest = read_json(folder / "manifest.json")
     fingerprint = manifest["fingerprint"]

@@ -51,6 +51,8 @@ def _reference(sample: dict[str, Any]) -> str:
     value = sample.get("reference")
     if value is None and sample.get("fields") is not None:
         return json.dumps(sample["fields"], ensure_ascii=False)
+    if isinstance(value, list):  # several accepted answers
+        return "; ".join(str(v) for v in value)
     return "" if value is None else str(value)
 
 

@@ -228,7 +228,11 @@ class DatasetGenerator(BaseModel):
 class DatasetEntry(Entry):
     package: str = Field(description="Package entry name that provides the iterator.")
     iterator: str = Field(description="Entry-point name in the group vlmhyperbench.datasets.")
-    source: str | None = Field(default=None, description="Local path or s3://bucket/prefix.")
+    source: str | None = Field(
+        default=None,
+        description="Local path, s3://bucket/prefix, or hf://owner/name (a Hugging Face Hub "
+        "dataset, read by the `hf` iterator; config/split/revision go in options).",
+    )
     generator: DatasetGenerator | None = None
     endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint for an s3:// source (default: AWS)."
@@ -252,10 +256,10 @@ class DatasetEntry(Entry):
         if (
             self.source is not None
             and "://" in self.source
-            and not self.source.startswith(("s3://", "file://"))
+            and not self.source.startswith(("s3://", "file://", "hf://"))
         ):
             raise ValueError(
-                f"source: expected a local path, file:// or s3:// URL, got {self.source!r}"
+                f"source: expected a local path, file://, s3:// or hf:// URL, got {self.source!r}"
             )
         return self
 

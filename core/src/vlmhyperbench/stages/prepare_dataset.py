@@ -78,7 +78,9 @@ def main(config_path: str) -> int:
     config = SyncConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    root = generate(config) if config.generator else sync(config)
+    hub = (config.source or "").startswith("hf://")
+    # An hf:// id is no path: the iterator loads it with `datasets` (Hub or HF cache).
+    root = generate(config) if config.generator else (Path() if hub else sync(config))
     if config.path_in_source:
         root = root / config.path_in_source
     iterator = config.iterator
@@ -89,7 +91,10 @@ def main(config_path: str) -> int:
             f"dataset iterator {iterator!r} not found in entry-point group vlmhyperbench.datasets "
             f"(installed: {', '.join(installed) or 'none'})"
         )
-    dataset = found[0].load()(root, **config.options)
+    options = dict(config.options)
+    if config.iterator == "hf" and config.cache_dir:
+        options.setdefault("cache_dir", config.cache_dir)  # where its images are written
+    dataset = found[0].load()(config.source if hub else root, **options)
     samples = [sample_dict(s) for s in dataset]
     if config.max_images is not None:
         too_many = [s for s in samples if len(s.get("images") or []) > config.max_images]
@@ -115,6 +120,8 @@ def main(config_path: str) -> int:
     # The fingerprint names the data, not where it lies: paths count relative to the folder
     # that holds the dataset, so two work dirs (or machines) give the same fingerprint.
     base = root if root.is_dir() else root.parent
+    if config.iterator == "hf":
+        base = Path(dataset.root)  # its image cache: the images lie there, not in the source
     for image in sorted(images):
         relative = Path(image).relative_to(base) if Path(image).is_relative_to(base) else image
         digest.update(f"{relative}\0{images[image]}\n".encode())
@@ -129,7 +136,7 @@ def main(config_path: str) -> int:
         "fingerprint": "sha256:" + digest.hexdigest(),
         "samples": len(samples),
         "images": len(images),
-        "root": str(root),
+        "root": config.source if hub else str(root),
         "skipped": skipped,
     }
     tmp = out / "manifest.json.tmp"

@@ -22,7 +22,11 @@ class Sample(BaseModel):
     prompt_vars: dict[str, str] = Field(
         default_factory=dict, description="Variables for the prompt template, e.g. question."
     )
-    reference: str | None = Field(default=None, description="Expected text answer.")
+    reference: str | list[str] | None = Field(
+        default=None,
+        description="Expected text answer, or the list of accepted answers (DocVQA, TextVQA): "
+        "the text metrics score against the best-matching one.",
+    )
     label: str | None = Field(default=None, description="Expected class label.")
     fields: dict[str, Any] | None = Field(default=None, description="Expected JSON (extraction).")
     doc_class: str | None = None
@@ -35,6 +39,20 @@ class Sample(BaseModel):
         for image in value:
             if not Path(image).is_absolute():
                 raise ValueError(f"expected an absolute image path, got {image!r}")
+        return value
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _accepted_answers(cls, value: Any) -> Any:
+        # Checked here, in one message, rather than by the union: its errors would name the
+        # column "reference.str" and "reference.list[str]".
+        if value is None or isinstance(value, str):
+            return value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("Input should be a valid string or a list of strings")
+        if not value:
+            # An empty list would leave "the best of the accepted answers" undefined.
+            raise ValueError("expected at least one accepted answer, got an empty list")
         return value
 
     def has_reference(self) -> bool:
