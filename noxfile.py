@@ -23,6 +23,12 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_venv = "yes"
 
 _SKIP_DIRS = {".nox", ".git", "node_modules", ".venv", ".work", "web"}
+#: Packages with heavy engines (torch, ray) or their own services: tested by their own package
+#: sessions (and smoke-vlm / server / web), not installed into the shared integration env.
+_NOT_IN_INTEGRATION = {"transformers-adapter", "ray-executor", "server"}
+TORCH_PIN = "torch==2.13.0"
+CPU_WHEELS = Path("/opt/wheels")  # where this machine keeps its CPU build of torch
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def _normalise(name: str) -> str:
@@ -69,12 +75,35 @@ def _has_test_extra(folder: Path) -> bool:
     return "test" in _project(folder).get("optional-dependencies", {})
 
 
+def _needs_torch(folder: Path) -> bool:
+    folders = [*_local_dependencies(folder), folder]
+    return any(
+        re.match(r"torch\b", req) for f in folders for req in _project(f).get("dependencies", [])
+    )
+
+
+def _torch_source() -> tuple[list[str], dict[str, str]]:
+    """(uv arguments, uv environment) that make torch the CPU build, never PyPI's 3 GB CUDA one:
+    the machine's CPU wheel when it has one, else the PyTorch CPU index."""
+    if CPU_WHEELS.is_dir() and list(CPU_WHEELS.glob("torch-*+cpu-*.whl")):
+        return ["--find-links", str(CPU_WHEELS)], {"UV_FIND_LINKS": str(CPU_WHEELS)}
+    return ["--extra-index-url", CPU_TORCH_INDEX], {"UV_EXTRA_INDEX_URL": CPU_TORCH_INDEX}
+
+
+def _cpu_torch(session: nox.Session) -> None:
+    """CPU torch first, so uv keeps it when the package asks for any torch 2.x."""
+    args, _ = _torch_source()
+    session.install(*args, TORCH_PIN)
+
+
 @nox.session
 @nox.parametrize("name", list(PACKAGES), ids=list(PACKAGES))
 def package(session: nox.Session, name: str) -> None:
     """One package's own tests, in an environment with only that package and its dependencies."""
     folder = PACKAGES[name]
     target = f"{folder}[test]" if _has_test_extra(folder) else str(folder)
+    if _needs_torch(folder):
+        _cpu_torch(session)
     session.install(*[str(dep) for dep in _local_dependencies(folder)], target)
     session.chdir(folder)
     session.run("python", "-m", "pytest", "tests", *session.posargs)
@@ -84,19 +113,23 @@ def package(session: nox.Session, name: str) -> None:
 def integration(session: nox.Session) -> None:
     """Cross-package tests under tests/: every package installed together, core editable."""
     editable: list[str] = []
-    for folder in PACKAGES.values():  # one resolution, so siblings come from their folders
-        editable += ["-e", f"{folder}[test]" if _has_test_extra(folder) else str(folder)]
+    for name, folder in PACKAGES.items():  # one resolution, so siblings come from their folders
+        if name not in _NOT_IN_INTEGRATION:
+            editable += ["-e", f"{folder}[test]" if _has_test_extra(folder) else str(folder)]
     session.install("pytest", "pytest-asyncio", "pytest-timeout", *editable)
     session.run("python", "-m", "pytest", "tests", *session.posargs)
 
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """Every package's own tests, then the cross-package tests."""
+    """Every package's own tests, the cross-package tests, the VLM path on CPU, the dashboard."""
     for name in PACKAGES:
         session.notify(f"package({name})")
     if any((ROOT / "tests").glob("test_*.py")):
         session.notify("integration")
+    session.notify("smoke-vlm")
+    if (ROOT / "management" / "web" / "package.json").is_file():
+        session.notify("web")
 
 
 @nox.session
@@ -114,6 +147,39 @@ def bench(session: nox.Session) -> None:
     session.install(*[str(dep) for dep in _local_dependencies(core)], "-e", str(core))
     env = {"RUN_MODE": os.environ.get("RUN_MODE", "dev")}
     session.run("vlmhb", "bench", *session.posargs, env=env)
+
+
+@nox.session(name="smoke-vlm")
+def smoke_vlm(session: nox.Session) -> None:
+    """The VLM path on CPU: a tiny random Qwen2-VL on the transformers backend x synthetic VQA
+    and passport JSON; prints the leaderboard (structural fidelity must be 1.0)."""
+    core = PACKAGES["core"]
+    _cpu_torch(session)
+    session.install(*[str(d) for d in _local_dependencies(core)], "-e", str(core))
+    session.install("safetensors", "transformers>=5,<6", "pillow")  # the checkpoint builder
+    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
+    tiny = workdir / "models" / "tiny-qwen2-vl"
+    if not (tiny / "model.safetensors").is_file():
+        session.run("python", str(ROOT / "scripts" / "make_tiny_qwen2vl.py"), str(tiny))
+    uv_args, uv_env = _torch_source()
+    constraints = workdir / "torch-cpu-constraint.txt"
+    pin = TORCH_PIN + ("+cpu" if "--find-links" in uv_args else "")
+    constraints.write_text(pin + "\n", encoding="utf-8")
+    env = {"RUN_MODE": "dev", "VLMHB_WORKDIR": str(workdir), "UV_CONSTRAINT": str(constraints)}
+    session.run("vlmhb", "run", "smoke-vlm", "--workdir", str(workdir), env={**env, **uv_env})
+    session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir))
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Every benchmark in bench/, and one table of each figure against its goal."""
+    core = PACKAGES["core"]
+    editable = []
+    for name, folder in PACKAGES.items():
+        if name not in _NOT_IN_INTEGRATION:
+            editable += ["-e", f"{folder}[test]" if _has_test_extra(folder) else str(folder)]
+    session.install("jiwer", "moto[server]", "boto3", *editable, "-e", str(core))
+    session.run("python", str(ROOT / "bench" / "summary.py"), *session.posargs)
 
 
 if __name__ == "__main__":  # pragma: no cover - nox is the entry point

@@ -89,7 +89,7 @@ class ModelInference:
                         f"model {self.serve.model.name!r} has no adapter/backend and no base_url"
                     )
                 mounts = [self.workdir.root / "datasets", self.workdir.generated_root]
-                mounts += [self.workdir.cache_root]
+                mounts += [self.workdir.cache_root, self.workdir.root / "models"]
                 server = ModelServer(
                     self.serve,
                     self.executor,

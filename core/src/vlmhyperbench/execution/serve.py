@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class ModelServer:
         self.executor = executor
         self.sources = sources
         self.log_dir = workdir.server_dir(stage.model.name)
+        self.workdir_root = workdir.root
         self.mode = mode
         self.data_mounts = data_mounts
         self.ready_timeout_s = ready_timeout_s
@@ -89,7 +91,8 @@ class ModelServer:
             command=command,
             log_dir=self.log_dir,
             mounts=self.data_mounts,
-            env=dict(self.model.env),
+            # ${VLMHB_WORKDIR} in a model path (the tiny smoke model) resolves where it runs
+            env={"VLMHB_WORKDIR": str(self.workdir_root), **self.model.env},
             secrets={"api_key": self.api_key},
             gpus=resources.gpus,
             cpus=resources.cpus,
@@ -161,6 +164,7 @@ class ModelServer:
         if self.handle is not None:
             self.handle.stop()
         (self.log_dir / RECORD_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.log_dir / "secrets", ignore_errors=True)  # the key dies with it
 
     async def restart(self, reason: str) -> None:
         self.restarts += 1
