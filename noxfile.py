@@ -170,16 +170,11 @@ def smoke_vlm(session: nox.Session) -> None:
     session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir))
 
 
-@nox.session
+@nox.session(python=False)
 def benchmarks(session: nox.Session) -> None:
-    """Every benchmark in bench/, and one table of each figure against its goal."""
-    core = PACKAGES["core"]
-    editable = []
-    for name, folder in PACKAGES.items():
-        if name not in _NOT_IN_INTEGRATION:
-            editable += ["-e", f"{folder}[test]" if _has_test_extra(folder) else str(folder)]
-    session.install("jiwer", "moto[server]", "boto3", *editable, "-e", str(core))
-    session.run("python", str(ROOT / "bench" / "summary.py"), *session.posargs)
+    """Every bench/ script (each in its own uv environment), then one table: figure, value,
+    goal, met. ``-- --quick`` for small runs, ``-- --only NAME`` for one."""
+    session.run("python3", str(ROOT / "bench" / "summary.py"), *session.posargs, external=True)
 
 
 if __name__ == "__main__":  # pragma: no cover - nox is the entry point

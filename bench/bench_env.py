@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    uv run --no-project --with ./dependency-injector python bench/bench_env.py
+    uv run --no-project --with ./dependency-injector python bench/bench_env.py [--rounds 5]
 
 1. New environment from a warm uv cache, against raw ``uv venv`` + ``uv pip install`` of the
    same packages measured in the same run (goal: ratio <= 1.2x). The injector's extra work is
@@ -14,6 +14,7 @@ Run from the repository root:
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import statistics
 import subprocess
@@ -23,6 +24,8 @@ import textwrap
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _result import emit, figure
 from vlmhb_dependency_injector import EnvironmentManager, GitSource, LocalSource, PypiSource
 from vlmhb_dependency_injector.uvtool import uv_binary
 
@@ -110,6 +113,9 @@ def injector_install(cache: Path, sources: list) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="new environments per side")
+    rounds = parser.parse_args().rounds
     with tempfile.TemporaryDirectory(prefix="vlmhb-bench-env-") as tmp:
         root = Path(tmp)
         package = make_local_package(root)
@@ -119,22 +125,35 @@ def main() -> None:
         raw_install(root / "warm", package)  # warms uv's cache: every later install is local
 
         raw_times, ours_times = [], []
-        for i in range(ROUNDS):  # interleaved, so drift affects both the same
+        for i in range(rounds):  # interleaved, so drift affects both the same
             raw_times.append(raw_install(root / f"raw-{i}", package))
             ours_times.append(injector_install(root / f"cache-{i}", sources))
             shutil.rmtree(root / f"raw-{i}")
         raw, ours = statistics.median(raw_times), statistics.median(ours_times)
         print(f"packages: bench-pkg (editable) + {', '.join(f'{n}=={v}' for n, v in PYPI.items())}")
         print(
-            f"new env, raw uv venv + uv pip install : median {raw * 1000:7.1f} ms ({ROUNDS} runs)"
+            f"new env, raw uv venv + uv pip install : median {raw * 1000:7.1f} ms ({rounds} runs)"
         )
         print(
-            f"new env, EnvironmentManager.ensure   : median {ours * 1000:7.1f} ms ({ROUNDS} runs)"
+            f"new env, EnvironmentManager.ensure   : median {ours * 1000:7.1f} ms ({rounds} runs)"
         )
         print(f"ratio injector / raw                 : {ours / raw:.2f}x (goal <= 1.2x)")
+        figures = [
+            figure(
+                "new env, injector / raw uv",
+                round(ours / raw, 2),
+                "x",
+                "<= 1.2x",
+                ours / raw <= 1.2,
+            ),
+            figure("new env, raw uv (reference)", round(raw * 1000, 1), "ms"),
+        ]
 
         manager = EnvironmentManager(root / "cache-0")
         median_ms, max_ms = time_reuse(manager, sources)
+        figures.append(
+            figure("reuse env, median", round(median_ms, 2), "ms", "<= 50 ms", median_ms <= 50)
+        )
         print(
             f"reuse existing env (ensure)          : median {median_ms:7.2f} ms,"
             f" max {max_ms:.2f} ms ({REUSE_CALLS} calls; goal <= 50 ms)"
@@ -142,10 +161,20 @@ def main() -> None:
         url = make_git_repo(root, package)
         with_git = [*sources[1:], GitSource(type="git", name="bench-pkg", url=url, ref="v0.1.0")]
         median_ms, max_ms = time_reuse(manager, with_git)
+        figures.append(
+            figure(
+                "reuse env with a git tag, median",
+                round(median_ms, 2),
+                "ms",
+                "<= 50 ms",
+                median_ms <= 50,
+            )
+        )
         print(
             f"reuse, with a git tag source         : median {median_ms:7.2f} ms,"
             f" max {max_ms:.2f} ms ({REUSE_CALLS} calls; goal <= 50 ms)"
         )
+        emit("env", figures)
 
 
 if __name__ == "__main__":

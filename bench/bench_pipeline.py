@@ -1,18 +1,24 @@
 # Run:  uv run --with ./dependency-injector --with ./core --with ./adapters/api-wrapper \
-#           python bench/bench_pipeline.py [--samples 2000] [--concurrency 16]
-"""Pipeline overhead: the inference runner against a raw asyncio + httpx loop.
+#           python bench/bench_pipeline.py [--samples 2000] [--concurrency 16] [--rounds 3]
+"""Pipeline overhead: the inference runner against a raw asyncio + httpx loop and the server.
 
-Both send the same requests (same prompt, same image as a data URL) to the same API wrapper
-over InstantBench (the benchmark backend of bench_wrapper_overhead.py, which answers at once),
-with the same concurrency. The raw loop only sends and reads; the runner also builds prompts,
-writes one flushed and fsynced JSON line per sample, reports progress and keeps telemetry.
-Prints samples/s of each and the ratio (goal: runner >= 0.8x the raw loop).
+All send the same requests (same prompt, same image as a data URL) to the same API wrapper
+over InstantBench (the benchmark backend of bench_wrapper_overhead.py, which answers at once).
+The raw loop only sends and reads; the runner also builds prompts, writes one flushed and
+fsynced JSON line per sample, reports progress and keeps telemetry. Prints samples/s of each:
+
+1. runner / raw asyncio+httpx loop at the same concurrency (goal >= 0.8x);
+2. runner / the server's capacity: what the wrapper serves to a minimal HTTP/1.1 client
+   (pre-encoded requests over keep-alive sockets, best of concurrency 16, 32 and 64; no
+   client library in the way), measured in the same run (goal >= 0.5x). Below that, the
+   client side, not the model server, would bound a benchmark's speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
 import tempfile
@@ -22,6 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _result import emit, figure
 from bench_wrapper_overhead import KEY, wait_ready
 from vlmhb_api_wrapper.testing import free_port
 from vlmhyperbench.execution.infer import (
@@ -31,6 +38,8 @@ from vlmhyperbench.execution.infer import (
 )
 
 GOAL = 0.8
+GOAL_CAPACITY = 0.5
+CAPACITY_CONCURRENCY = (16, 32, 64)
 
 
 class _Server:
@@ -91,6 +100,46 @@ async def raw_loop(url: str, samples: list[dict], concurrency: int) -> float:
         return time.perf_counter() - started
 
 
+async def server_capacity(port: int, samples: list[dict], concurrency: int) -> float:
+    """Seconds for a minimal HTTP/1.1 client to get every answer: the server's own limit.
+
+    The requests are encoded up front and sent over ``concurrency`` keep-alive sockets, each
+    with one request in flight; only the status line and Content-Length are parsed.
+    """
+    settings = _settings(concurrency)
+    requests = []
+    for sample in samples:
+        body = json.dumps(request_body(sample, settings)).encode()
+        head = (
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    todo = iter(requests)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in todo:  # shared iterator: each request is sent once
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(head.decode(errors="replace"))
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
 async def runner(url: str, samples: list[dict], concurrency: int, out: Path) -> float:
     run = InferenceRunner(samples, out / "answers.jsonl", _settings(concurrency), _Server(url))
     started = time.perf_counter()
@@ -116,7 +165,10 @@ def main() -> int:
             samples = _samples(Path(tmp), args.samples)
             asyncio.run(raw_loop(url, samples[:100], args.concurrency))  # warm-up
             raw_times, runner_times = [], []
-            for i in range(args.rounds):  # interleaved, so machine noise hits both alike
+            capacity: dict[int, list[float]] = {c: [] for c in CAPACITY_CONCURRENCY}
+            for i in range(args.rounds):  # interleaved, so machine noise hits all alike
+                for level in CAPACITY_CONCURRENCY:
+                    capacity[level].append(asyncio.run(server_capacity(port, samples, level)))
                 raw_times.append(asyncio.run(raw_loop(url, samples, args.concurrency)))
                 out = Path(tmp) / f"run{i}"
                 out.mkdir()
@@ -124,11 +176,46 @@ def main() -> int:
         raw_rate = args.samples / min(raw_times)
         runner_rate = args.samples / min(runner_times)
         ratio = runner_rate / raw_rate
+        capacity_rates = {c: args.samples / min(t) for c, t in capacity.items()}
+        best_level = max(capacity_rates, key=capacity_rates.__getitem__)
+        server_rate = capacity_rates[best_level]
+        of_server = runner_rate / server_rate
         print(f"{args.samples} samples, concurrency {args.concurrency}, best of {args.rounds}")
         print(f"raw asyncio+httpx loop : {raw_rate:8.1f} samples/s")
         print(f"inference runner       : {runner_rate:8.1f} samples/s")
+        for level, rate in capacity_rates.items():
+            print(
+                f"server capacity, raw HTTP/1.1 client, concurrency {level:>2}: {rate:8.1f} req/s"
+            )
         print(
             f"ratio runner/raw       : {ratio:8.2f}  (goal >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'})"
+        )
+        print(
+            f"ratio runner/server    : {of_server:8.2f}  (server capacity {server_rate:.0f} req/s at "
+            f"concurrency {best_level}; goal >= {GOAL_CAPACITY}: "
+            f"{'met' if of_server >= GOAL_CAPACITY else 'NOT met'})"
+        )
+        emit(
+            "pipeline",
+            [
+                figure(
+                    "runner / raw asyncio+httpx loop",
+                    round(ratio, 2),
+                    "x",
+                    f">= {GOAL}x",
+                    ratio >= GOAL,
+                ),
+                figure(
+                    "runner / server capacity (raw HTTP/1.1)",
+                    round(of_server, 2),
+                    "x",
+                    f">= {GOAL_CAPACITY}x",
+                    of_server >= GOAL_CAPACITY,
+                ),
+                figure("runner rate", round(runner_rate, 1), "samples/s"),
+                figure("raw httpx loop rate", round(raw_rate, 1), "samples/s"),
+                figure("server capacity (raw HTTP/1.1)", round(server_rate, 1), "req/s"),
+            ],
         )
     finally:
         server.terminate()

@@ -24,6 +24,9 @@ import boto3
 from moto.server import ThreadedMotoServer
 from vlmhb_data_layer import SmartSyncManager
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _result import emit, figure
+
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the server logs every request
 
 
@@ -84,6 +87,22 @@ def main() -> int:
             f"{'met' if repush_s <= 1 else 'NOT met'}; copy identical: {identical})"
         )
         ok = len(changed.transferred) == 10 and not unchanged.transferred
+        emit(
+            "sync",
+            [
+                figure(f"first sync of {args.files} files (reference)", round(first_s, 3), "s"),
+                figure("unchanged re-sync", round(unchanged_s, 3), "s", "<= 1 s", unchanged_s <= 1),
+                figure(
+                    "fetched after 10 changed",
+                    len(changed.transferred),
+                    "files",
+                    "10",
+                    len(changed.transferred) == 10,
+                ),
+                figure("unchanged re-upload", round(repush_s, 3), "s", "<= 1 s", repush_s <= 1),
+                figure("uploaded copy identical", int(identical), "bool", "1", identical),
+            ],
+        )
         return 0 if ok and identical and not repushed.transferred else 1
     finally:
         server.stop()

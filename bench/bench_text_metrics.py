@@ -14,10 +14,14 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jiwer
 from vlmhb_text_metrics import cer, wer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _result import emit, figure
 
 RU = (
     "паспорт гражданина российской федерации выдан отделом внутренних дел фамилия имя "
@@ -96,6 +100,7 @@ def main() -> int:
     predictions, references = generate(args.pairs, args.seed)
     print(f"{args.pairs} pairs (half Russian, half English), jiwer {jiwer_version()}")
     failed = False
+    figures = []
     cases = (
         ("CER", cer, jiwer.cer, jiwer.process_characters),
         ("WER", wer, jiwer.wer, jiwer.process_words),
@@ -108,12 +113,19 @@ def main() -> int:
         same = abs(result.value - value) <= 1e-9 and worst <= 1e-9
         failed |= not same
         ratio = their_time / our_time
+        figures.append(
+            figure(
+                f"{label} speed-up over jiwer", round(ratio, 2), "x", f">= {GOAL:g}x", ratio >= GOAL
+            )
+        )
+        figures.append(figure(f"{label} values equal jiwer's", int(same), "bool", "1", same))
         print(
             f"{label}: ours {result.value:.12f} in {our_time:.3f} s | jiwer {value:.12f} in "
             f"{their_time:.3f} s | speed-up {ratio:.1f}x (goal >= {GOAL:.0f}x: "
             f"{'met' if ratio >= GOAL else 'NOT met'}) | max per-sample difference "
             f"{worst:.2e} | {'same' if same else 'DIFFERENT'}"
         )
+    emit("text_metrics", figures)
     if failed:
         print("FAIL: values differ from jiwer", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -34,6 +35,9 @@ from vlmhb_api_wrapper import (
     register_backend,
 )
 from vlmhb_api_wrapper.testing import free_port
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _result import emit, figure
 
 KEY = "bench-key-not-secret"
 GOAL_ADDED_P50_S = 0.002
@@ -205,6 +209,7 @@ def main() -> int:
         print(f"{args.requests} requests per level; milliseconds; server in its own process")
         print(f"{'conc':>4} {'path':<22} {'p50':>8} {'p99':>8} {'mean':>8} {'req/s':>9}")
         verdict = None
+        figures = []
         for concurrency in args.concurrency:
             total = (args.requests // concurrency) * concurrency
             base, base_wall = asyncio.run(in_process(concurrency, total))
@@ -224,6 +229,20 @@ def main() -> int:
                     f"{concurrency:>4} {label:<22} {ms(percentile(values, 0.5))} "
                     f"{ms(percentile(values, 0.99))} {ms(statistics.fmean(values))} {rate}"
                 )
+            figures.append(
+                figure(
+                    f"wrapper req/s at concurrency {concurrency}, httpx",
+                    round(len(wrapped) / wall),
+                    "req/s",
+                )
+            )
+            figures.append(
+                figure(
+                    f"wrapper req/s at concurrency {concurrency}, raw HTTP/1.1",
+                    round(len(raw) / raw_wall),
+                    "req/s",
+                )
+            )
             for label, values in (("httpx", wrapped), ("raw HTTP/1.1", raw)):
                 added_p50 = percentile(values, 0.5) - percentile(base, 0.5)
                 added_p99 = percentile(values, 0.99) - percentile(base, 0.99)
@@ -233,9 +252,20 @@ def main() -> int:
                 )
                 if concurrency == 1 and label == "httpx":  # the stricter of the two
                     verdict = added_p50 <= GOAL_ADDED_P50_S
+                    figures.insert(
+                        0,
+                        figure(
+                            "wrapper added p50 latency, concurrency 1",
+                            round(added_p50 * 1000, 3),
+                            "ms",
+                            f"<= {GOAL_ADDED_P50_S * 1000:g} ms",
+                            verdict,
+                        ),
+                    )
         if verdict is not None:
             status = "met" if verdict else "NOT met"
             print(f"goal: <= {GOAL_ADDED_P50_S * 1000:g} ms added at p50, concurrency 1: {status}")
+        emit("wrapper_overhead", figures)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -224,7 +224,7 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "dataset-http-source",
         _patch("datasets", "docs-vqa", source="http://example.org/x"),
         "datasets/docs-vqa.yaml",
-        "expected a local path, file:// or s3:// URL",
+        "expected a local path, file://, s3:// or hf:// URL",
     ),
     (
         "dataset-unknown-task",

@@ -1,0 +1,308 @@
+"""report.html and the figures module, on a small work dir written by the test.
+
+The work dir holds the files the stages write (run.json, answers.jsonl, samples.jsonl with
+real PNG images, per_sample.csv, metrics_<aggregator>.csv, metrics.json); the report stage
+reads them as it does after a real run. Optionally, the page is rendered by headless Chromium
+(when installed) and the screenshot kept for a person to look at (``VLMHB_SCREENSHOT_DIR``).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from registry_factory import VALID, write_registry
+from vlmhyperbench import figures
+from vlmhyperbench.execution.report import write_reports
+from vlmhyperbench.execution.stages import PlannedRun, ReportStage, RunResult
+from vlmhyperbench.registry import RegistryManager
+from vlmhyperbench.registry.models import GenerationParams, SampleFilters
+from vlmhyperbench.workdir import Workdir
+
+LONG_FIELD = "Место рождения (город, область, страна — полностью)"
+DOCS = [
+    ("0", "passport", "Фамилия", "ИВАНОВ"),
+    ("1", "passport", LONG_FIELD, "г. Москва"),
+    ("2", "invoice", "Total amount", "1 250.00"),
+    ("3", "invoice", "Invoice number", "INV-0042"),
+    ("4", "snils", "Номер", "123-456-789 01"),
+    ("5", "snils", "Фамилия", "ПЕТРОВА"),
+]
+
+
+def _png(path: Path, width: int = 120, height: int = 80, shade: int = 200) -> None:
+    """A real PNG written with the standard library (the core does not depend on Pillow)."""
+    raw = b"".join(b"\x00" + bytes([shade, 255 - shade, 120]) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _registry(root: Path):
+    entries = copy.deepcopy(VALID)
+    entries["models"]["a-very-long-model-name-for-label-wrapping"] = copy.deepcopy(
+        entries["models"]["tesseract"]
+    )
+    entries["metrics"]["anls"] = {
+        "package": "vlmhb-text-metrics",
+        "entry_point": "anls",
+        "version": "1",
+        "applies_to": ["text"],
+    }
+    entries["metrics"]["cer"]["higher_is_better"] = False
+    return RegistryManager(write_registry(root, entries), mode="prod").load()
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _run_files(
+    workdir: Path, infer_id: str, eval_id: str, sync_id: str, scores: list[float], limit: int
+) -> dict:
+    """The files one run's infer and eval stages write; returns metrics.json."""
+    run_dir, eval_dir = workdir / "runs" / infer_id, workdir / "evals" / eval_id
+    run_dir.mkdir(parents=True)
+    eval_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "infer_id": infer_id,
+                "sync_id": sync_id,
+                "filters": {"doc_class": ["passport", "invoice", "snils"], "question_type": None},
+                "limit": limit,
+                "generation": {"max_tokens": 64, "temperature": 0.0, "top_p": None},
+                "prompt_collection": {},
+            }
+        ),
+        encoding="utf-8",
+    )
+    answers, per_sample = [], []
+    for (sid, doc, question, reference), score in zip(DOCS, scores, strict=True):
+        failed = score < 0
+        answers.append(
+            {
+                "id": sid,
+                "answer": None if failed else f"<{reference[::-1]}>",
+                "parse_status": "failed" if failed else "text",
+                "error": "HTTP 500: backend exploded" if failed else None,
+                "latency_s": 0.2 + 0.05 * int(sid),
+                "started_at": 100.0 + int(sid),
+                "finished_at": 100.5 + int(sid),
+                "doc_class": doc,
+                "question_type": question,
+            }
+        )
+        per_sample.append(
+            {
+                "id": sid,
+                "doc_class": doc,
+                "question_type": question,
+                "parse_status": "failed" if failed else "text",
+                "answer": "" if failed else f"<{reference[::-1]}>",
+                "anls": "" if failed else score,
+                "cer": "" if failed else round(1 - score, 3),
+            }
+        )
+    (run_dir / "answers.jsonl").write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8"
+    )
+    _write_csv(eval_dir / "per_sample.csv", per_sample)
+    by_type, by_question = [], []
+    for doc in ("invoice", "passport", "snils"):
+        values = [s for s, d in zip(scores, DOCS, strict=True) if d[1] == doc and s >= 0]
+        mean = sum(values) / len(values) if values else 0.0
+        by_type.append({"doc_class": doc, "samples": 2, "anls": mean, "cer": 1 - mean})
+    for (_sid, doc, question, _ref), score in zip(DOCS, scores, strict=True):
+        value = max(score, 0.0)
+        row = {"doc_class": doc, "question_type": question, "samples": 1, "anls": value}
+        by_question.append({**row, "cer": 1 - value})
+    _write_csv(eval_dir / "metrics_by_doc_type.csv", by_type)
+    _write_csv(eval_dir / "metrics_by_doc_question.csv", by_question)
+    valid = [s for s in scores if s >= 0]
+    summary = {
+        "metrics": {"anls": sum(valid) / len(valid), "cer": 1 - sum(valid) / len(valid)},
+        "ci": {"anls": [0.31, 0.92], "cer": [0.08, 0.69]},
+        "higher_is_better": {"anls": True, "cer": False},
+        "versions": {"anls": "anls@1", "cer": "cer@1"},
+    }
+    (eval_dir / "metrics.json").write_text(json.dumps(summary), encoding="utf-8")
+    return summary
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> tuple[Path, list[RunResult], Workdir]:
+    registry = _registry(tmp_path / "repo")
+    workdir = Workdir(tmp_path / "work")
+    sync_id = "sync0001"
+    dataset_dir = workdir.root / "datasets" / sync_id
+    (dataset_dir / "images").mkdir(parents=True)
+    samples = []
+    for sid, doc, question, reference in DOCS:
+        image = dataset_dir / "images" / f"page_{doc}.png"
+        if not image.exists():
+            _png(image, shade=60 + 40 * len(samples))
+        samples.append(
+            {
+                "id": sid,
+                "images": [str(image)],
+                "doc_class": doc,
+                "question_type": question,
+                "prompt_vars": {"question": f"Напиши {question}"},
+                "reference": reference,
+            }
+        )
+    (dataset_dir / "samples.jsonl").write_text(
+        "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8"
+    )
+    results = []
+    plans = [
+        ("tesseract", "inf-a", "ev-a", [0.95, 0.4, 1.0, 0.9, 0.7, 0.85], 6),
+        (
+            "a-very-long-model-name-for-label-wrapping",
+            "inf-b",
+            "ev-b",
+            [0.5, 0.1, -1, 0.6, 0.3, 0.2],
+            3,
+        ),
+    ]
+    metrics = [registry.get("metrics", "anls"), registry.get("metrics", "cer")]
+    for model, infer_id, eval_id, scores, limit in plans:
+        summary = _run_files(workdir.root, infer_id, eval_id, sync_id, scores, limit)
+        run = PlannedRun(
+            name=f"{model}__docs-vqa__plain",
+            task=registry.get("tasks", "vqa"),
+            model=registry.get("models", model),
+            dataset=registry.get("datasets", "docs-vqa"),
+            prompt=registry.get("prompts", "plain"),
+            prompt_collection={},
+            metrics=metrics,
+            aggregators=["general", "by_doc_type", "by_doc_question"],
+            filters=SampleFilters(doc_class=["passport", "invoice", "snils"]),
+            limit=limit,
+            generation=GenerationParams(max_tokens=64, temperature=0),
+        )
+        results.append(RunResult(run, infer_id=infer_id, eval_id=eval_id, metrics=summary))
+    stage = ReportStage(
+        id="report",
+        name="report default",
+        deps=[],
+        experiment=registry.get("experiments", "default"),
+        evals=[],
+        reports=[registry.get("reports", "leaderboard"), registry.get("reports", "html-report")],
+    )
+    write_reports(stage, results, workdir)
+    return workdir.report_dir("default") / "report.html", results, workdir
+
+
+def test_report_has_tables_one_plotly_copy_and_worst_samples(report) -> None:
+    path, _results, _workdir = report
+    page = path.read_text(encoding="utf-8")
+    # one plotly.js copy, however many figures
+    assert page.count("Plotly.newPlot") >= 5
+    assert len(re.findall(r"plotly\.js v\d", page)) == 1
+    # the leaderboard table per task: quality with its CI, speed, memory groups
+    assert "Task vqa" in page and "quality (95% CI)" in page
+    assert "[0.31, 0.92]" in page and "anls ↑" in page and "cer ↓" in page
+    assert "latency_p50_s" in page
+    # per-aggregator breakdowns and the filters / limit of each run
+    assert page.count("<h4>by_doc_type</h4>") == 2 and page.count("<h4>by_doc_question</h4>") == 2
+    assert "passport" in page and "invoice" in page
+    assert "doc_class: passport, invoice, snils" in page  # the filters the run used
+    assert ">limit</td><td class='text'>3</td>" in page
+    # worst samples: the failed sample first, with its error, and a thumbnail per row
+    worst_b = page.split("a-very-long-model-name-for-label-wrapping__docs-vqa__plain</summary>")[1]
+    worst_b = worst_b.split("<h4>Worst samples</h4>")[1].split("</details>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", worst_b)[1:]
+    assert len(rows) == 5
+    assert "HTTP 500: backend exploded" in rows[0]
+    assert "Напиши Total amount" in rows[0]
+    try:
+        import PIL  # noqa: F401
+
+        assert all("data:image/jpeg;base64," in r for r in rows)
+    except ImportError:
+        assert all("<a href='../../datasets/sync0001/images/" in r for r in rows)
+    # the page names every figure it has data for
+    for name in ("leaderboard-vqa", "by-doc-type-vqa", "field-scores-vqa", "latency"):
+        assert f'id="fig-{name}"' in page or f"id='fig-{name}'" in page
+
+
+def test_figures_load_from_a_finished_report(report) -> None:
+    """The server's path: from reports/<experiment>/ alone, the same figures as JSON."""
+    _path, _results, workdir = report
+    columns, runs = figures.load_experiment(workdir.root, "default")
+    assert "anls_ci_low" in columns and [r.quality for r in runs] == [["anls", "cer"]] * 2
+    specs = {s.name: s for s in figures.build_figures(runs)}
+    assert list(specs) == [
+        "leaderboard-vqa",
+        "by-doc-type-vqa",
+        "field-scores-vqa",
+        "quality-vs-latency",
+        "latency",
+    ]
+    bars = specs["leaderboard-vqa"].figure.to_plotly_json()
+    assert bars["data"][0]["error_y"]["arrayminus"][0] == pytest.approx(runs[0].row["anls"] - 0.31)
+    assert bars["layout"]["xaxis"]["automargin"] is True
+    heat = specs["field-scores-vqa"].figure.to_plotly_json()["data"][0]
+    assert any(LONG_FIELD in label for label in heat["y"])
+    assert all("<br>" in x for x in heat["x"])  # long run labels are wrapped, not cut
+
+
+def test_a_broken_file_is_named(report) -> None:
+    _path, _results, workdir = report
+    answers = workdir.root / "runs" / "inf-a" / "answers.jsonl"
+    answers.write_text('{"id": "0"}\nnot json\n{"id": "1"}\n', encoding="utf-8")
+    with pytest.raises(figures.FigureDataError, match=r"answers\.jsonl:2: not JSON"):
+        figures.load_experiment(workdir.root, "default")
+    with pytest.raises(figures.FigureDataError, match=r"runs\.json: missing"):
+        figures.load_experiment(workdir.root, "other")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium to render the page")
+def test_page_renders_in_chromium(report, tmp_path: Path) -> None:
+    path, _results, _workdir = report
+    out = Path(os.environ.get("VLMHB_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / "report.png"
+    proc = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--virtual-time-budget=8000",
+            "--window-size=1300,4200",
+            f"--screenshot={shot}",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.is_file() and shot.stat().st_size > 20_000, proc.stderr[-2000:]
