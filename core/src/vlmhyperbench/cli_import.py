@@ -23,6 +23,7 @@ from .migration import (
     user_overlay_dir,
     write_entries,
 )
+from .migration.v01 import parse_hf_fields
 
 import_app = typer.Typer(
     rich_markup_mode=None,
@@ -81,19 +82,57 @@ def import_v01(
 def import_dataset(
     path: Annotated[
         str,
-        typer.Argument(help="A dataset folder (annotation.csv, or images/ + jsons/) or s3://..."),
+        typer.Argument(
+            help="A v0.1 dataset folder (annotation.csv, or images/ + jsons/) or s3://...; or a "
+            "Hugging Face dataset: hf://owner/name (or owner/name with --hf), a save_to_disk "
+            "folder, a .parquet file or a folder of parquet files."
+        ),
     ],
     name: Annotated[str, typer.Option("--name", help="Entry name.")],
     task: Annotated[str, typer.Option("--task", help="Task entry it is annotated for.")] = "vqa",
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            help="Hugging Face datasets: which column is what, as role=column pairs, e.g. "
+            "id=questionId,image=image,question=question,answers=answers (roles: id, image, "
+            "question, answers, label, doc_class, question_type, prompt_vars.<name>).",
+        ),
+    ] = None,
+    metadata: Annotated[
+        str | None,
+        typer.Option("--metadata", help="Hugging Face datasets: columns kept as metadata, a,b."),
+    ] = None,
+    hub: Annotated[
+        bool, typer.Option("--hf", help="PATH is a Hub dataset id owner/name (= hf://owner/name).")
+    ] = False,
+    config: Annotated[
+        str | None, typer.Option("--config", help="Hugging Face dataset config (subset).")
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Split to read.")] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option("--revision", help="Hub revision to pin (a commit sha; hf:// ids only)."),
+    ] = None,
     overlay: OverlayTarget = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """One dataset folder (local or s3://) as a dataset entry."""
-    source = Path(path) if not path.startswith("s3://") else path
-    if isinstance(source, Path) and not source.is_dir():
-        _fail(f"{source}: no such folder; expected a dataset folder or an s3:// URI")
+    """One dataset as a dataset entry: a v0.1 folder (local or s3://), or a Hugging Face
+    dataset (Hub id, save_to_disk folder, parquet) read by the `hf` iterator."""
     try:
-        entry = dataset_entry(source, task, name)  # type: ignore[arg-type]
+        mapping = None
+        if fields is not None or metadata is not None:
+            mapping = parse_hf_fields(fields, metadata)
+        entry = dataset_entry(
+            path,
+            task,
+            name,
+            fields=mapping,
+            config=config,
+            split=split,
+            revision=revision,
+            hub=hub,
+        )
     except V01Error as exc:
         _fail(str(exc))
     _write([entry], overlay, overwrite)

@@ -10,12 +10,15 @@ Usable without the VLMHyperBench core::
     print(env.python, env.lock_text)
 """
 
+from .container import ContainerBuilder, ContainerRunner
 from .errors import DependencyError, InstallError, NetworkError, SourceError
 from .interpreter import Interpreter
 from .manager import (
+    Builder,
     Environment,
     EnvironmentInfo,
     EnvironmentManager,
+    VenvBuilder,
     default_cache_dir,
     environment_key,
 )
@@ -31,6 +34,9 @@ from .sources import (
 __version__ = "0.2.0"
 
 __all__ = [
+    "Builder",
+    "ContainerBuilder",
+    "ContainerRunner",
     "DependencyError",
     "DependencySource",
     "Environment",
@@ -44,6 +50,7 @@ __all__ = [
     "PypiSource",
     "ResolvedSource",
     "SourceError",
+    "VenvBuilder",
     "default_cache_dir",
     "dependency_source_adapter",
     "environment_key",

@@ -63,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         for info in manager.list():
             state = "ready" if info.ready else "half-built"
-            print(f"{info.key}  {state:10}  {info.mode or '-':4}  {','.join(info.packages)}")
+            # venv, or container:<image>: which builder made it and for which image.
+            where = f"container:{info.image}" if info.builder == "container" else info.builder
+            print(
+                f"{info.key}  {state:10}  {info.mode or '-':4}  {where or '-':24}  "
+                f"{','.join(info.packages)}"
+            )
         return 0
     older = timedelta(days=args.older_than_days) if args.older_than_days is not None else None
     for key in manager.prune(keep_keys=args.keep, older_than=older):

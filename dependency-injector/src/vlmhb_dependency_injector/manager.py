@@ -12,6 +12,12 @@ Layout of the cache folder::
 Why a marker written last: a crash, a kill or a failed install can leave a folder that looks
 like an environment; only the marker says the install completed, and a folder without it is
 deleted and rebuilt, never used.
+
+Who fills the folder is a *builder*: ``VenvBuilder`` (the default) runs uv on this machine;
+``ContainerBuilder`` (``container.py``) runs the same steps inside a container of an image, so
+the environment's interpreter is the image's. Both share everything else here: the key recipe,
+the lock, the marker, the metadata, ``list()`` and ``prune()``; the metadata's ``builder``
+field ("venv" or "container") says which one built a folder.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,20 +59,35 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "vlmhb" / "envs"
 
 
-def environment_key(resolved: Iterable[ResolvedSource], interpreter: Interpreter) -> str:
-    """Content hash of everything that determines what an environment holds."""
-    material = {
+def environment_key(
+    resolved: Iterable[ResolvedSource],
+    interpreter: Interpreter | None = None,
+    *,
+    builder: Mapping[str, object] | None = None,
+) -> str:
+    """Content hash of everything that determines what an environment holds.
+
+    ``interpreter`` is the host Python a venv is created from; ``builder`` is what else
+    identifies where it is built (a container build gives its image id, which stands for the
+    image's Python, platform and system libraries), so the same sources give different keys on
+    the host and in each image. A venv build passes no ``builder``: its keys are unchanged.
+    """
+    material: dict[str, Any] = {
         "format": KEY_FORMAT,
         # uv resolves third-party packages as they were at this date when it is set (the
         # registry's settings.yaml): a different cutoff may give different versions.
         "exclude_newer": os.environ.get("UV_EXCLUDE_NEWER"),
-        "python": {
+        "python": None
+        if interpreter is None
+        else {
             "version": interpreter.version,
             "implementation": interpreter.implementation,
             "platform": interpreter.platform,
         },
         "sources": [r.key_material() for r in sorted(resolved, key=lambda r: r.name.lower())],
     }
+    if builder is not None:
+        material["builder"] = dict(builder)
     blob = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -78,8 +100,64 @@ def _python_in(env_dir: Path) -> Path:
     return _bin_dir(env_dir) / ("python.exe" if sys.platform == "win32" else "python")
 
 
+class Builder(Protocol):
+    """Fills an environment folder with the resolved sources; the manager does the rest.
+
+    ``key`` gives the folder's content key (``environment_key`` with what identifies this
+    builder's Python); ``build`` creates the environment in ``env_dir`` (an empty folder the
+    manager made), writes ``environment.lock`` there, and returns metadata fields: at least
+    ``python`` (a mapping with ``version``), plus anything the builder wants recorded. It raises
+    a ``DependencyError`` naming the package at fault; the manager deletes the folder then.
+    """
+
+    kind: str
+
+    def key(self, resolved: list[ResolvedSource]) -> str: ...
+
+    def build(self, env_dir: Path, resolved: list[ResolvedSource]) -> dict[str, Any]: ...
+
+
+class VenvBuilder:
+    """A uv virtual environment on this machine, created from ``interpreter``."""
+
+    kind = "venv"
+
+    def __init__(self, interpreter: Interpreter) -> None:
+        self.interpreter = interpreter
+
+    def key(self, resolved: list[ResolvedSource]) -> str:
+        return environment_key(resolved, self.interpreter)
+
+    def build(self, env_dir: Path, resolved: list[ResolvedSource]) -> dict[str, Any]:
+        names = [r.name for r in resolved]
+        created = run_uv(["venv", str(env_dir), "--python", self.interpreter.executable])
+        if created.returncode != 0:
+            raise InstallError(names, "uv venv failed", tail(created.stderr))
+        python = _python_in(env_dir)
+        # Built wheels stay in the environment: the lock names them, so it must stay true.
+        args: list[str] = []
+        for source in resolved:
+            wheel = None
+            if source.type == "local" and not source.editable:
+                wheel = _build_wheel(source, env_dir / WHEELS_DIR / source.name)
+            args += source.requirement(wheel)
+        if args:
+            installed = run_uv(["pip", "install", "--python", str(python), *args])
+            if installed.returncode != 0:
+                raise install_error(resolved, installed.stderr)
+        frozen = run_uv(["pip", "freeze", "--python", str(python)])
+        if frozen.returncode != 0:
+            raise InstallError(names, "uv pip freeze failed", tail(frozen.stderr))
+        (env_dir / LOCK_FILE).write_text(frozen.stdout, encoding="utf-8")
+        return {"python": self.interpreter.model_dump()}
+
+
 class Environment(BaseModel):
-    """A ready environment: where it is, its interpreter, and what it holds."""
+    """A ready environment: where it is, its interpreter, and what it holds.
+
+    A container-built environment (``builder == "container"``) runs only in containers of its
+    ``image``, where its folder is mounted at the same path: its ``python`` is the image's.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -91,6 +169,9 @@ class Environment(BaseModel):
     sources: list[ResolvedSource]
     python_version: str
     created_at: datetime
+    builder: str = Field(default="venv", description="'venv' or 'container': who built it.")
+    image: str | None = Field(default=None, description="The image a container build used.")
+    image_id: str | None = None
     built_now: bool = Field(default=False, description="Built by this call (not reused).")
 
     @property
@@ -117,6 +198,8 @@ class EnvironmentInfo(BaseModel):
     key: str
     path: Path
     ready: bool
+    builder: str | None = None
+    image: str | None = None
     packages: list[str] = Field(default_factory=list)
     mode: str | None = None
     python_version: str | None = None
@@ -125,12 +208,13 @@ class EnvironmentInfo(BaseModel):
 
 
 class EnvironmentManager:
-    """Builds and reuses content-addressed uv environments under one cache folder.
+    """Builds and reuses content-addressed environments under one cache folder.
 
     ``python`` is what ``uv venv --python`` accepts (a version such as ``"3.12"`` or a path);
     by default, the interpreter running this code. ``base_dir`` anchors relative local paths
     (by default the current directory). ``lock_timeout`` bounds how long a process waits for
-    another one building the same environment.
+    another one building the same environment. ``ensure`` and ``key`` take a ``builder``
+    (default: a venv of ``python`` on this machine; see ``ContainerBuilder``).
     """
 
     def __init__(
@@ -141,7 +225,9 @@ class EnvironmentManager:
         base_dir: str | os.PathLike[str] | None = None,
         lock_timeout: float = 1800,
     ) -> None:
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        # Absolute: a container build mounts environment folders at their own paths.
+        cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.cache_dir = cache.absolute()
         self.python_request = python
         self.base_dir = Path(base_dir) if base_dir else None
         self.lock_timeout = lock_timeout
@@ -151,24 +237,37 @@ class EnvironmentManager:
     def interpreter(self) -> Interpreter:
         return find_interpreter(self.python_request)
 
+    def venv_builder(self) -> VenvBuilder:
+        """The default builder: a uv venv of this manager's interpreter."""
+        return VenvBuilder(self.interpreter)
+
     def resolve(self, sources: Iterable[AnySource], mode: Mode = "dev") -> list[ResolvedSource]:
-        """Pin every source (git ref -> commit, specifier -> version, folder -> path/hash)."""
+        """Pin every source (git ref -> commit, specifier -> version, folder -> path/hash).
+
+        PyPI specifiers are pinned for this manager's interpreter, also for a container build
+        (the image's Python is only known once a container runs).
+        """
         return resolve_sources(
             sources, mode=mode, interpreter=self.interpreter, base_dir=self.base_dir
         )
 
-    def key(self, sources: Iterable[AnySource], mode: Mode = "dev") -> str:
+    def key(
+        self, sources: Iterable[AnySource], mode: Mode = "dev", builder: Builder | None = None
+    ) -> str:
         """The key the environment for these sources has (nothing is built)."""
-        return environment_key(self.resolve(sources, mode), self.interpreter)
+        builder = builder or self.venv_builder()
+        return builder.key(self.resolve(sources, mode))
 
-    def ensure(self, sources: Iterable[AnySource], mode: Mode = "dev") -> Environment:
+    def ensure(
+        self, sources: Iterable[AnySource], mode: Mode = "dev", builder: Builder | None = None
+    ) -> Environment:
         """The ready environment holding ``sources``: reused if built, else built now.
 
         Raises a ``DependencyError`` naming the package at fault; nothing is left marked ready.
         """
-        interpreter = self.interpreter
+        builder = builder or self.venv_builder()
         resolved = self.resolve(list(sources), mode)
-        key = environment_key(resolved, interpreter)
+        key = builder.key(resolved)
         env_dir = self.cache_dir / key
         ready = self.get(key)
         if ready is not None:
@@ -181,7 +280,7 @@ class EnvironmentManager:
                 ready = self.get(key)  # another process may have built it while we waited
                 if ready is not None:
                     return ready
-                self._build(env_dir, key, resolved, interpreter, mode)
+                self._build(builder, env_dir, key, resolved, mode)
                 built = self.get(key)
         except Timeout as exc:
             raise InstallError(
@@ -212,6 +311,9 @@ class EnvironmentManager:
             sources=meta["sources"],
             python_version=meta["python"]["version"],
             created_at=meta["created_at"],
+            builder=meta.get("builder", "venv"),
+            image=meta.get("image"),
+            image_id=meta.get("image_id"),
         )
 
     def list(self) -> list[EnvironmentInfo]:
@@ -234,6 +336,8 @@ class EnvironmentManager:
                 fields["mode"] = meta["mode"]
                 fields["python_version"] = meta["python"]["version"]
                 fields["created_at"] = meta["created_at"]
+                fields["builder"] = meta.get("builder", "venv")
+                fields["image"] = meta.get("image")
             used = env_dir / LAST_USED_FILE
             if used.is_file():
                 fields["last_used"] = datetime.fromtimestamp(used.stat().st_mtime, timezone.utc)
@@ -273,39 +377,26 @@ class EnvironmentManager:
     # --- building -----------------------------------------------------------------------
     def _build(
         self,
+        builder: Builder,
         env_dir: Path,
         key: str,
         resolved: list[ResolvedSource],
-        interpreter: Interpreter,
         mode: Mode,
     ) -> None:
         if env_dir.exists():
             _remove_tree(env_dir)  # half-built by a crashed or failed builder: never reused
-        names = [r.name for r in resolved]
+        env_dir.mkdir(parents=True)
         try:
-            created = run_uv(["venv", str(env_dir), "--python", interpreter.executable])
-            if created.returncode != 0:
-                raise InstallError(names, "uv venv failed", tail(created.stderr))
-            python = _python_in(env_dir)
-            # Built wheels stay in the environment: the lock names them, so it must stay true.
-            args: list[str] = []
-            for source in resolved:
-                wheel = None
-                if source.type == "local" and not source.editable:
-                    wheel = _build_wheel(source, env_dir / WHEELS_DIR / source.name)
-                args += source.requirement(wheel)
-            if args:
-                installed = run_uv(["pip", "install", "--python", str(python), *args])
-                if installed.returncode != 0:
-                    raise _install_error(resolved, installed.stderr)
-            frozen = run_uv(["pip", "freeze", "--python", str(python)])
-            if frozen.returncode != 0:
-                raise InstallError(names, "uv pip freeze failed", tail(frozen.stderr))
-            (env_dir / LOCK_FILE).write_text(frozen.stdout, encoding="utf-8")
+            extra = builder.build(env_dir, resolved)
+            if not (env_dir / LOCK_FILE).is_file():
+                raise InstallError(
+                    [r.name for r in resolved], f"the {builder.kind} build wrote no {LOCK_FILE}"
+                )
             metadata = {
                 "key": key,
                 "mode": mode,
-                "python": interpreter.model_dump(),
+                "builder": builder.kind,
+                **extra,
                 "sources": [r.model_dump(mode="json") for r in resolved],
                 "created_at": datetime.now(timezone.utc).isoformat(),
             }
@@ -329,7 +420,7 @@ def _build_wheel(source: ResolvedSource, out_dir: Path) -> Path:
     return wheels[-1]
 
 
-def _install_error(resolved: list[ResolvedSource], stderr: str) -> DependencyError:
+def install_error(resolved: list[ResolvedSource], stderr: str) -> DependencyError:
     """Attribute a failed ``uv pip install`` to the sources its message mentions."""
     text = stderr.lower()
     culprits = [r.name for r in resolved if any(m in text for m in r.mentions())]

@@ -60,20 +60,178 @@ def find_vlm_base(path: Path, data_dirs: Path) -> Path | None:
     return None
 
 
-def dataset_entry(folder: Path, task: str, name: str | None = None) -> PlannedEntry:
-    """A dataset entry for a v0.1 dataset folder (VQA annotation.csv, or images/ + jsons/)."""
-    if str(folder).startswith("s3://"):
+HF_FIELD_ROLES = ("id", "image", "question", "answers", "label", "doc_class", "question_type")
+"""The `hf` iterator's ``fields`` roles that ``--fields role=column`` may name (besides
+``prompt_vars.<name>``); ``image`` may be repeated for several image columns."""
+_HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def parse_hf_fields(spec: str | None, metadata: str | None = None) -> dict[str, Any]:
+    """``id=questionId,image=image,...`` (+ ``col1,col2`` metadata) -> the `hf` iterator's
+    ``fields`` mapping; a malformed spec is a V01Error naming the item and what was expected."""
+    example = "e.g. --fields id=questionId,image=image,question=question,answers=answers"
+    if spec is None or not spec.strip():
+        raise V01Error(f"--fields: expected role=column pairs separated by commas, {example}")
+    fields: dict[str, Any] = {}
+    images: list[str] = []
+    prompt_vars: dict[str, str] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        role, sep, column = (x.strip() for x in item.partition("="))
+        if not item or not sep or not role or not column:
+            raise V01Error(f"--fields: {item!r} is not role=column; {example}")
+        if role.startswith("prompt_vars."):
+            variable = role.removeprefix("prompt_vars.")
+            if not variable.isidentifier():
+                raise V01Error(f"--fields: {role!r}: expected prompt_vars.<variable name>")
+            if variable in prompt_vars:
+                raise V01Error(f"--fields: {role!r} given twice")
+            prompt_vars[variable] = column
+            continue
+        if role not in HF_FIELD_ROLES:
+            raise V01Error(
+                f"--fields: unknown role {role!r}; expected one of {', '.join(HF_FIELD_ROLES)} "
+                "or prompt_vars.<variable> (metadata columns go in --metadata)"
+            )
+        if role == "image":
+            images.append(column)
+            fields["image"] = images[0] if len(images) == 1 else list(images)
+        elif role in fields:
+            raise V01Error(f"--fields: {role!r} given twice ({fields[role]!r}, {column!r})")
+        else:
+            fields[role] = column
+    if "answers" not in fields and "label" not in fields:
+        raise V01Error(
+            "--fields: no answers=<column> (or label=<column>); the samples need a reference "
+            f"to be scored, {example}"
+        )
+    if prompt_vars:
+        fields["prompt_vars"] = prompt_vars
+    columns = [c.strip() for c in (metadata or "").split(",")]
+    if metadata is not None and not all(columns):
+        raise V01Error(f"--metadata: expected column names separated by commas, got {metadata!r}")
+    if metadata is not None:
+        fields["metadata"] = columns
+    return fields
+
+
+def hf_source(path: str, hub: bool = False) -> tuple[str, bool] | None:
+    """``(source, is_hub)`` when ``path`` is a Hugging Face dataset: ``hf://owner/name``,
+    ``owner/name`` with ``hub``, a ``save_to_disk`` folder, a ``.parquet`` file or a folder of
+    parquet files. None for anything else (a v0.1 folder, s3://)."""
+    if path.startswith("hf://") or hub:
+        repo = path.removeprefix("hf://").strip("/").removeprefix("datasets/")
+        if not _HF_ID.match(repo.partition("@")[0]):
+            raise V01Error(f"{path}: expected a Hub dataset id hf://<owner>/<name>[@revision]")
+        return f"hf://{repo}", True
+    if "://" in path:
+        return None
+    local = Path(path).expanduser()
+    if local.is_file():
+        if local.suffix != ".parquet":
+            raise V01Error(f"{local}: expected a .parquet file, a dataset folder or hf://...")
+        return str(local.resolve()), False
+    if local.is_dir():
+        if (local / "dataset_dict.json").is_file() or (local / "state.json").is_file():
+            return str(local.resolve()), False
+        is_v01 = (local / "annotation.csv").is_file() or (local / "jsons").is_dir()
+        if not is_v01 and any(local.rglob("*.parquet")):
+            return str(local.resolve()), False
+        return None
+    hint = f" (a Hub id? write hf://{path} or add --hf)" if _HF_ID.match(path) else ""
+    raise V01Error(f"{path}: no such file or folder{hint}")
+
+
+def hf_dataset_entry(
+    source: str,
+    task: str,
+    name: str,
+    fields: dict[str, Any],
+    *,
+    config: str | None = None,
+    split: str | None = None,
+    revision: str | None = None,
+) -> PlannedEntry:
+    """An ``iterator: hf`` entry for a Hub id, a save_to_disk folder or parquet file(s)."""
+    hub = source.startswith("hf://")
+    if hub:
+        repo, _, pinned = source.removeprefix("hf://").partition("@")
+        if pinned and revision and pinned != revision:
+            raise V01Error(f"{source}: two revisions, {pinned!r} in the id and --revision")
+        source, revision = f"hf://{repo}", revision or pinned or None
+    elif revision is not None:
+        raise V01Error(f"--revision applies to Hub ids (hf://...) only, not to {source}")
+    options: dict[str, Any] = {}
+    for key, value in (("config", config), ("split", split), ("revision", revision)):
+        if value is not None:
+            options[key] = value
+    options["fields"] = fields
+    metadata: dict[str, Any] = {"imported_from": source}
+    if hub:
+        metadata["hub"] = f"https://huggingface.co/datasets/{source.removeprefix('hf://')}"
+    return PlannedEntry(
+        "datasets",
+        slug(name),
+        {
+            "description": f"Imported from {source}",
+            "package": "vlmhb-dataset-factory",
+            "iterator": "hf",
+            "source": source,
+            "task": task,
+            "options": options,
+            "metadata": metadata,
+        },
+    )
+
+
+def dataset_entry(
+    folder: Path | str,
+    task: str,
+    name: str | None = None,
+    *,
+    fields: dict[str, Any] | None = None,
+    config: str | None = None,
+    split: str | None = None,
+    revision: str | None = None,
+    hub: bool = False,
+) -> PlannedEntry:
+    """A dataset entry for a v0.1 dataset folder (VQA annotation.csv, or images/ + jsons/), or,
+    with ``fields``, for a Hugging Face dataset (Hub id, save_to_disk folder, parquet)."""
+    text = str(folder)
+    hf = None if text.startswith("s3://") else hf_source(text, hub)
+    if hf is not None:
+        source, _ = hf
+        if fields is None:
+            raise V01Error(
+                f"{text}: a Hugging Face dataset; say which column is what with --fields, "
+                "e.g. --fields id=questionId,image=image,question=question,answers=answers"
+            )
+        default_name = source.removeprefix("hf://").partition("@")[0].rsplit("/", 1)[-1]
+        return hf_dataset_entry(
+            source,
+            task,
+            name or Path(default_name).stem,
+            fields,
+            config=config,
+            split=split,
+            revision=revision,
+        )
+    if fields is not None or config is not None or split is not None or revision is not None:
+        raise V01Error(
+            f"{text}: --fields, --metadata, --config, --split and --revision apply to Hugging "
+            "Face datasets (hf://..., a save_to_disk folder or parquet files)"
+        )
+    if text.startswith("s3://"):
         return PlannedEntry(
             "datasets",
-            slug(name or folder.name),
+            slug(name or text.rstrip("/").rsplit("/", 1)[-1]),
             {
                 "package": "vlmhb-dataset-factory",
                 "iterator": "vqa-csv",
-                "source": str(folder),
+                "source": text,
                 "task": task,
             },
         )
-    folder = folder.resolve()
+    folder = Path(folder).resolve()
     if (folder / "annotation.csv").is_file():
         iterator = "vqa-csv"
     elif (folder / "jsons").is_dir():

@@ -1,8 +1,9 @@
 """The docker executor: stages run in real containers of a real (private) Docker engine.
 
-The engine and the base image come from ``docker_fixtures`` (started by the tests; skipped
-only when no engine can be started). The first tests need no engine: they check how a stage
-spec maps onto container options, GPU requests included (no GPU here to run them).
+The engine and the base image come from ``conftest`` (started by the tests; skipped only
+when no engine can be started). The first tests need no engine: they check how a stage spec
+maps onto container options, GPU requests included (no GPU here to run them), and the errors
+for a missing engine.
 """
 
 from __future__ import annotations
@@ -18,23 +19,28 @@ from pathlib import Path
 
 import docker
 import pytest
+from conftest import Engine
 from docker.types import DeviceRequest
-from docker_fixtures import docker_client, docker_engine  # noqa: F401  (pytest fixtures)
-from vlmhb_dependency_injector import DependencyError, GitSource, LocalSource, PypiSource
-from vlmhyperbench.docker_engine import DockerEngine, EngineError, ensure_engine
-from vlmhyperbench.docker_engine import main as docker_engine_main
-from vlmhyperbench.executors.base import StageSpec
-from vlmhyperbench.executors.docker import (
+from engine_script import engine as script
+from vlmhb_dependency_injector import (
+    DependencyError,
+    Environment,
+    EnvironmentManager,
+    GitSource,
+    LocalSource,
+    PypiSource,
+)
+from vlmhb_docker_executor import (
     LOCK_FILENAME,
     MERGE_STREAMS,
     NOT_FOUND_EXIT_CODE,
     STAGE_LABEL,
     TIMEOUT_EXIT_CODE,
-    DockerEnvironment,
     DockerExecutor,
     DockerExecutorError,
     gpu_requests,
 )
+from vlmhyperbench.executors import ExecutorContext, StageSpec, create_executor
 
 
 def make_package(root: Path, name: str = "vlmhb-probe", value: str = "one") -> Path:
@@ -87,13 +93,17 @@ def test_container_options_mount_host_paths_at_the_same_paths(tmp_path: Path) ->
     data = tmp_path / "data"
     data.mkdir()
     env_dir = tmp_path / "envs" / "k1"
-    env = DockerEnvironment.model_validate(
+    env = Environment.model_validate(
         {
             "key": "k1",
             "path": env_dir,
+            "python": env_dir / "bin" / "python",
             "image_id": "sha256:abc",
             "lock_text": "",
-            "build_id": "b",
+            "mode": "dev",
+            "python_version": "3.11.2",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "builder": "container",
             "sources": [
                 {"name": "vlmhb-probe", "type": "local", "editable": True,
                  "location": str(package)},
@@ -140,6 +150,30 @@ def test_container_options_mount_host_paths_at_the_same_paths(tmp_path: Path) ->
         DockerExecutor().container_options(missing, env)
 
 
+def test_no_engine_is_a_clear_error_naming_docker_host(monkeypatch, tmp_path: Path) -> None:
+    nowhere = f"unix://{tmp_path}/no-engine.sock"
+    with pytest.raises(DockerExecutorError, match=f"no Docker engine answers at {nowhere}"):
+        _ = DockerExecutor(EnvironmentManager(tmp_path), docker_host=nowhere).client
+    monkeypatch.setenv("DOCKER_HOST", nowhere)
+    with pytest.raises(DockerExecutorError, match="set DOCKER_HOST"):
+        _ = DockerExecutor(EnvironmentManager(tmp_path)).client
+
+
+def test_entry_point_and_image_choice(monkeypatch, tmp_path: Path) -> None:
+    context = ExecutorContext(
+        env_manager=EnvironmentManager(tmp_path), repo_root=tmp_path, workdir=tmp_path
+    )
+    monkeypatch.delenv("VLMHB_DOCKER_IMAGE", raising=False)
+    found = create_executor("docker", context)
+    assert isinstance(found, DockerExecutor) and found.kind == "docker"
+    assert found.image == "vlmhb-base:bookworm"
+    assert found.manager is context.env_manager
+    monkeypatch.setenv("VLMHB_DOCKER_IMAGE", "mine:1")
+    assert create_executor("docker", context).image == "mine:1"
+    context.options["image"] = "given:2"
+    assert create_executor("docker", context).image == "given:2"
+
+
 # --- with a real engine -------------------------------------------------------------------
 
 
@@ -149,8 +183,10 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def executor(docker_client: docker.DockerClient, env_cache: Path) -> DockerExecutor:  # noqa: F811
-    return DockerExecutor(docker_client, cache_dir=env_cache)
+def executor(
+    docker_engine: Engine, docker_client: docker.DockerClient, env_cache: Path
+) -> DockerExecutor:
+    return DockerExecutor(EnvironmentManager(env_cache), docker_host=docker_engine.base_url)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +208,7 @@ def spec_for(package: Path, workdir: Path, command: list[str], **extra: object) 
 @pytest.mark.docker
 def test_stage_reads_mount_writes_workdir_and_streams_lines(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -225,7 +261,7 @@ def test_stage_reads_mount_writes_workdir_and_streams_lines(
     assert result["input"] == "hello from the host\n"
     assert result["value"] == "shared"
     assert result["python"].startswith("3.11.")  # the image's Python (Debian bookworm)
-    assert result["prefix"] == str(executor.cache_dir / outcome.environment_key)
+    assert result["prefix"] == str(executor.manager.cache_dir / outcome.environment_key)
     assert result["probe_var"] == "from the spec"
     assert (workdir / "result.json").stat().st_uid == os.getuid()  # the user's file
     lock = (workdir / LOCK_FILENAME).read_text(encoding="utf-8")
@@ -237,7 +273,7 @@ def test_stage_reads_mount_writes_workdir_and_streams_lines(
 @pytest.mark.docker
 def test_failing_stage_reports_its_exit_code_and_output(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -269,7 +305,7 @@ def test_mounts_are_read_only(
 @pytest.mark.docker
 def test_timeout_stops_and_removes_the_container(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -285,7 +321,7 @@ def test_timeout_stops_and_removes_the_container(
 @pytest.mark.docker
 def test_missing_command_is_exit_127(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -305,7 +341,7 @@ def test_environment_is_reused_and_sees_editable_edits(
     spec = spec_for(package, tmp_path / "out", command)
 
     first = executor.run(spec)
-    env = executor.ensure_environment(spec)
+    env = executor.ensure_environment(spec.sources, spec.mode)
     assert first.exit_code == 0 and first.output_tail == ["one"]
     assert env.key == first.environment_key and not env.built_now
 
@@ -313,8 +349,8 @@ def test_environment_is_reused_and_sees_editable_edits(
     second = executor.run(spec)
     assert second.exit_code == 0 and second.output_tail == ["two"]
     assert second.environment_key == first.environment_key
-    again = executor.ensure_environment(spec)
-    assert again.build_id == env.build_id  # the same build: nothing was reinstalled
+    again = executor.ensure_environment(spec.sources, spec.mode)
+    assert again.created_at == env.created_at  # the same build: nothing was reinstalled
 
     # Another source list is another environment; the first one is left as it was.
     spec_more = spec.model_copy(
@@ -327,7 +363,7 @@ def test_environment_is_reused_and_sees_editable_edits(
     assert third.exit_code == 0 and third.output_tail == ["two"]
     assert third.environment_key != first.environment_key
     assert "iniconfig==2.0.0" in third.lock
-    assert executor.ensure_environment(spec).build_id == env.build_id
+    assert executor.ensure_environment(spec.sources).created_at == env.created_at
 
 
 @pytest.mark.docker
@@ -339,15 +375,15 @@ def test_built_local_source_in_prod_mode(executor: DockerExecutor, tmp_path: Pat
     assert outcome.exit_code == 0, outcome.output_tail
     value, location = outcome.output_tail[-1].split()
     assert value == "built"
-    assert location.startswith(str(executor.cache_dir))  # installed copy, not the folder
+    assert location.startswith(str(executor.manager.cache_dir))  # installed, not the folder
     set_value(package, "changed")  # in prod the content is the identity: a new environment
-    assert executor.environment_key(spec) != outcome.environment_key
+    assert executor.environment_key(spec.sources, "prod") != outcome.environment_key
 
 
 @pytest.mark.docker
 def test_failed_install_names_the_package_and_leaves_nothing_ready(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     tmp_path: Path,
 ) -> None:
     package = make_package(tmp_path / "src", name="vlmhb-broken")
@@ -368,9 +404,9 @@ def test_failed_install_names_the_package_and_leaves_nothing_ready(
         executor.run(spec)
     assert caught.value.packages == ("vlmhb-broken",)
     assert "vlmhb-no-such-build-dep-x" in str(caught.value)
-    key = executor.environment_key(spec)
-    assert executor.get_environment(key) is None
-    assert not (executor.cache_dir / key).exists()
+    key = executor.environment_key(spec.sources)
+    assert executor.manager.get(key) is None
+    assert not (executor.manager.cache_dir / key).exists()
     assert not (tmp_path / "out" / LOCK_FILENAME).exists()
     assert stage_containers(docker_client) == []
 
@@ -378,7 +414,7 @@ def test_failed_install_names_the_package_and_leaves_nothing_ready(
 @pytest.mark.docker
 def test_gpu_request_reaches_the_engine(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -397,30 +433,32 @@ def test_concurrent_builds_of_one_environment_build_it_once(
     package = make_package(tmp_path / "src", value="once")
     spec = spec_for(package, tmp_path / "out", ["python", "-c", "pass"])
     with ThreadPoolExecutor(max_workers=2) as pool:
-        envs = list(pool.map(lambda _: executor.ensure_environment(spec), range(2)))
+        envs = list(pool.map(lambda _: executor.ensure_environment(spec.sources), range(2)))
     assert [e.built_now for e in envs].count(True) == 1
-    assert envs[0].build_id == envs[1].build_id
+    assert envs[0].created_at == envs[1].created_at
 
 
 @pytest.mark.docker
-def test_engine_is_reused_and_reports_its_state(
-    docker_engine: DockerEngine,  # noqa: F811
+def test_engine_script_reuses_the_engine_and_reports_its_state(
+    docker_engine: Engine,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    again = ensure_engine(docker_engine.root)
+    if script is None or docker_engine.root is None:
+        pytest.skip("the engine was given by DOCKER_HOST, not started by scripts/docker_engine.py")
+    again = script.ensure_engine(docker_engine.root)
     assert again.base_url == docker_engine.base_url
     assert not again.started  # reused: stopping it is left to whoever started it
-    assert docker_engine_main(["status", "--root", str(docker_engine.root)]) == 0
+    assert script.main(["status", "--root", str(docker_engine.root)]) == 0
     assert f"{docker_engine.base_url} running" in capsys.readouterr().out
 
 
 def test_refused_storage_driver_is_a_clear_error(tmp_path: Path) -> None:
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        pytest.skip("needs dockerd and root to try starting one")
+    if script is None or shutil.which("dockerd") is None or os.geteuid() != 0:
+        pytest.skip("needs scripts/docker_engine.py, dockerd and root to try starting one")
     root = Path(tempfile.mkdtemp(prefix="vlmhb-t-", dir="/tmp"))
     try:
-        with pytest.raises(EngineError, match="--storage-driver=no-such-driver: exited"):
-            ensure_engine(root, storage_driver="no-such-driver", timeout=30)
+        with pytest.raises(script.EngineError, match="--storage-driver=no-such-driver: exited"):
+            script.ensure_engine(root, storage_driver="no-such-driver", timeout=30)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -457,7 +495,7 @@ def test_git_source_at_a_tag_is_installed_in_the_container(
 @pytest.mark.docker
 def test_container_is_removed_when_the_caller_fails(
     executor: DockerExecutor,
-    docker_client: docker.DockerClient,  # noqa: F811
+    docker_client: docker.DockerClient,
     shared_package: Path,
     tmp_path: Path,
 ) -> None:
@@ -469,3 +507,28 @@ def test_container_is_removed_when_the_caller_fails(
     with pytest.raises(KeyboardInterrupt):
         executor.run(spec_for(shared_package, tmp_path / "out", command), on_output)
     assert stage_containers(docker_client) == []
+
+
+@pytest.mark.docker
+def test_container_environments_share_the_injectors_cache_and_list(
+    executor: DockerExecutor, shared_package: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    sources = [LocalSource(type="local", name="vlmhb-probe", path=str(shared_package))]
+    in_container = executor.ensure_environment(sources)
+    on_host = executor.manager.ensure(sources)
+    assert in_container.key != on_host.key
+    assert (in_container.builder, in_container.image) == ("container", executor.image)
+    assert in_container.python_version.startswith("3.11.")
+    kinds = {i.key: i.builder for i in executor.manager.list()}
+    assert kinds[in_container.key] == "container" and kinds[on_host.key] == "venv"
+    cli = [sys.executable, "-m", "vlmhb_dependency_injector.cli"]
+    listed = subprocess.run(
+        [*cli, "--cache", str(executor.manager.cache_dir), "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"{in_container.key}  ready" in listed and "container:vlmhb-base:bookworm" in listed

@@ -1,11 +1,20 @@
-"""A private Docker engine and the base image the docker executor runs stages in.
+"""A private Docker engine and the images the docker executor runs in: test infrastructure.
 
 Why this exists: CI machines and developer sandboxes often have the Docker client and
-Debian's ``dockerd`` but no running engine and no reachable image registry. So the tests (and
-``python -m vlmhyperbench.docker_engine start``) start their own engine with private paths,
-and the base image is built locally with ``debootstrap`` instead of pulled. The root
-filesystem tarball is cached (``~/.cache/vlmhb/base-images/``), so only the first build on a
-machine pays for debootstrap (about 40 s); later ones import the tarball (a few seconds).
+Debian's ``dockerd`` but no running engine and no reachable image registry. So the tests (the
+docker-executor package's ``tests/conftest.py`` loads this file) and developers
+(``scripts/docker-engine.sh start``) start their own engine with private paths, and images are
+built locally with ``debootstrap`` instead of pulled. The product never starts an engine: the
+executor uses ``DOCKER_HOST`` or the default socket, like every Docker client.
+
+Images: ``vlmhb-base:bookworm`` (Python 3.11, venv, git, CA certificates) and
+``vlmhb-ocr:bookworm`` (the same plus Tesseract with Russian and English data, for the OCR
+model server). Each root filesystem tarball is cached (``~/.cache/vlmhb/base-images/``, one per
+package list), so only the first build on a machine pays for debootstrap (about a minute);
+later ones import the tarball (a few seconds).
+
+Only the standard library, ``docker`` and ``filelock`` are needed (``docker-engine.sh`` runs
+it with ``uv run --with docker --with filelock``).
 
 The flags are those that work without iptables or bridges (nested containers, sandboxes):
 ``--iptables=false --bridge=none``, with ``--storage-driver=overlay2`` where the kernel allows
@@ -35,6 +44,11 @@ BASE_IMAGE = "vlmhb-base:bookworm"
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "git")
 """git is there because uv installs git sources with the git CLI."""
+OCR_IMAGE = "vlmhb-ocr:bookworm"
+"""The base image plus Tesseract (rus+eng): where the OCR adapter's model server runs."""
+OCR_PACKAGES = (*BASE_PACKAGES, "tesseract-ocr", "tesseract-ocr-rus", "tesseract-ocr-eng")
+IMAGES = {BASE_IMAGE: BASE_PACKAGES, OCR_IMAGE: OCR_PACKAGES}
+"""The images this script knows how to build, by tag."""
 DEFAULT_ROOT = Path("/tmp/vlmhb-docker")
 """Short on purpose: dockerd's exec-root holds unix sockets, whose paths are limited to 108."""
 _TRIMMED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
@@ -194,15 +208,22 @@ def stop_engine(root: Path | None = None, timeout: float = 30) -> bool:
 
 
 def ensure_base_image(
-    client: docker.DockerClient, tag: str = BASE_IMAGE, *, cache_dir: Path | None = None
+    client: docker.DockerClient,
+    tag: str = BASE_IMAGE,
+    *,
+    cache_dir: Path | None = None,
+    packages: tuple[str, ...] | None = None,
 ) -> str:
-    """The id of the base image ``tag``: present, or imported from the cached tarball, or
-    built with debootstrap first (needs root and a reachable Debian mirror)."""
+    """The id of image ``tag``: present, or imported from the cached tarball, or built with
+    debootstrap first (needs root and a reachable Debian mirror). ``packages``: the Debian
+    packages it holds (default: those ``IMAGES`` lists for ``tag``, else the base's)."""
     try:
         return str(client.images.get(tag).id)
     except ImageNotFound:
         pass
-    tarball = base_rootfs_tarball(cache_dir)
+    if packages is None:
+        packages = IMAGES.get(tag, BASE_PACKAGES)
+    tarball = base_rootfs_tarball(cache_dir, packages)
     repository, _, version = tag.rpartition(":")
     if not repository:
         repository, version = tag, "latest"
@@ -215,11 +236,14 @@ def ensure_base_image(
     return str(client.images.get(tag).id)
 
 
-def base_rootfs_tarball(cache_dir: Path | None = None) -> Path:
-    """The cached root filesystem tarball of the base image, built with debootstrap if absent."""
+def base_rootfs_tarball(
+    cache_dir: Path | None = None, packages: tuple[str, ...] = BASE_PACKAGES
+) -> Path:
+    """The cached root filesystem tarball holding ``packages``, built with debootstrap if
+    absent (named by the package list, so each list is built once per machine)."""
     cache_dir = Path(cache_dir) if cache_dir is not None else base_image_cache()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{BASE_SUITE}-minbase-{'-'.join(BASE_PACKAGES)}.tar.gz"
+    name = f"{BASE_SUITE}-minbase-{'-'.join(packages)}.tar.gz"
     tarball = cache_dir / name
     with FileLock(str(cache_dir / f"{name}.lock"), timeout=1800):
         if tarball.is_file():
@@ -235,7 +259,7 @@ def base_rootfs_tarball(cache_dir: Path | None = None) -> Path:
                 [
                     debootstrap,
                     "--variant=minbase",
-                    f"--include={','.join(BASE_PACKAGES)}",
+                    f"--include={','.join(packages)}",
                     BASE_SUITE,
                     str(rootfs),
                 ],
@@ -332,14 +356,20 @@ def _tail(path: Path, lines: int = 15, offset: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vlmhyperbench.docker_engine start|stop|image|status``."""
+    """``scripts/docker_engine.py start|stop|image|status``."""
     parser = argparse.ArgumentParser(
-        prog="python -m vlmhyperbench.docker_engine",
-        description="Start/stop a private Docker engine and build the vlmhb base image.",
+        prog="scripts/docker-engine.sh",
+        description="Start/stop a private Docker engine and build the vlmhb images.",
     )
     parser.add_argument("action", choices=["start", "stop", "image", "status"])
     parser.add_argument(
-        "--root", type=Path, default=None, help="engine folder (default %(default)s)"
+        "--root", type=Path, default=None, help=f"engine folder (default {DEFAULT_ROOT})"
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        choices=sorted(IMAGES),
+        help=f"image to build with `image` (repeatable; default {BASE_IMAGE})",
     )
     args = parser.parse_args(argv)
     try:
@@ -354,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         engine = ensure_engine(args.root)
         if args.action == "image":
             client = engine.client()
-            print(f"{BASE_IMAGE} {ensure_base_image(client)}")
-        # Printed so a shell can do: export $(python -m vlmhyperbench.docker_engine start)
+            for tag in args.tag or [BASE_IMAGE]:
+                print(f"{tag} {ensure_base_image(client, tag)}")
+        # Printed so a shell can do: export $(scripts/docker-engine.sh start | tail -n 1)
         print(f"DOCKER_HOST={engine.base_url}")
         return 0
     except EngineError as exc:
@@ -365,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
 
 __all__ = [
     "BASE_IMAGE",
+    "IMAGES",
+    "OCR_IMAGE",
     "DockerEngine",
     "EngineError",
     "base_rootfs_tarball",
