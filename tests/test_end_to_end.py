@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import SMALL_GENERATOR, write_overlay
+from conftest import REPO, SMALL_GENERATOR, write_overlay
 
 
 def _events(workdir: Path, experiment: str) -> list[dict]:
@@ -160,32 +160,60 @@ def test_v01_user_config_with_independent_filters(vlmhb, tmp_path: Path) -> None
     assert "done" in status.stdout and "infer" in status.stdout
 
 
+def _docker_engine_script():
+    """scripts/docker_engine.py: the private engine and locally built images (test infra)."""
+    import importlib.util
+    import sys
+
+    if "vlmhb_test_docker_engine" in sys.modules:
+        return sys.modules["vlmhb_test_docker_engine"]
+    spec = importlib.util.spec_from_file_location(
+        "vlmhb_test_docker_engine", REPO / "scripts" / "docker_engine.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -> None:
-    """Dataset and eval stages in containers (a private engine the CLI starts itself)."""
-    overlay = _smoke_overlay(tmp_path / "overlay")
-    scores = {}
-    for executor in ("local", "docker"):
-        workdir = tmp_path / executor
-        proc = vlmhb(
-            "run",
-            "smoke",
-            "--workdir",
-            str(workdir),
-            "--overlay",
-            str(overlay),
-            "--executor",
-            executor,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        rows = csv.DictReader(
-            (workdir / "reports" / "smoke" / "leaderboard.csv").open(encoding="utf-8")
-        )
-        scores[executor] = {
-            (r["prompt"], m): r[m] for r in rows for m in ("anls", "cer", "exact_match")
-        }
-        locks = list((workdir / "evals").glob("*/environment.lock"))
-        assert locks and "metrics/text-metrics" in locks[0].read_text()  # bill of materials
-    assert scores["docker"] == scores["local"]
+    """Every stage and the model server in containers, on a private engine the test starts."""
+    import tempfile
+
+    engines = _docker_engine_script()
+    engine = engines.ensure_engine(Path(tempfile.mkdtemp(prefix="vlmhb-d-", dir="/tmp")))
+    try:
+        engines.ensure_base_image(engine.client(), "vlmhb-ocr:bookworm")  # Tesseract inside
+        docker_env = {"DOCKER_HOST": engine.base_url, "VLMHB_DOCKER_IMAGE": "vlmhb-ocr:bookworm"}
+        overlay = _smoke_overlay(tmp_path / "overlay")
+        scores = {}
+        for executor in ("local", "docker"):
+            workdir = tmp_path / executor
+            proc = vlmhb(
+                "run",
+                "smoke",
+                "--workdir",
+                str(workdir),
+                "--overlay",
+                str(overlay),
+                "--executor",
+                executor,
+                env=docker_env,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            rows = csv.DictReader(
+                (workdir / "reports" / "smoke" / "leaderboard.csv").open(encoding="utf-8")
+            )
+            scores[executor] = {
+                (r["prompt"], m): r[m] for r in rows for m in ("anls", "cer", "exact_match")
+            }
+            locks = list((workdir / "evals").glob("*/environment.lock"))
+            assert locks and "metrics/text-metrics" in locks[0].read_text()  # bill of materials
+        assert scores["docker"] == scores["local"]
+        containers = engine.client().containers.list(all=True)
+        assert containers == [], f"containers left behind: {containers}"
+    finally:
+        engine.stop(remove=True)
 
 
 def test_only_evaluate_rescores_existing_answers_without_inference(vlmhb, tmp_path: Path) -> None:
