@@ -128,17 +128,21 @@ def test_models_endpoint_says_what_is_loaded(ocr_server):
 
 def test_load_errors_name_the_fix(ocr_server):
     load = f"{ocr_server.url}/v1/models/load"
-    missing = httpx.post(
+    # a config may not name a program to run: refused before the loaded model is touched
+    hostile = httpx.post(
         load,
-        json={"config": {"engine": "tesseract", "tesseract_cmd": "/nonexistent/tesseract"}},
+        json={"config": {"engine": "tesseract", "tesseract_cmd": "/bin/sh"}},
         headers=AUTH,
         timeout=60,
     )
-    assert missing.status_code == 500
-    assert "apt-get install tesseract-ocr tesseract-ocr-rus" in missing.json()["error"]["message"]
+    assert hostile.status_code == 422
+    assert "config.tesseract_cmd" in hostile.json()["error"]["message"]
+    assert httpx.get(f"{ocr_server.url}/ready", headers=AUTH).status_code == 200
     no_lang = httpx.post(load, json={"config": {"languages": "rus+xyz"}}, headers=AUTH, timeout=60)
     assert no_lang.status_code == 500
-    assert "apt-get install tesseract-ocr-xyz" in no_lang.json()["error"]["message"]
+    message = no_lang.json()["error"]["message"]
+    assert "apt-get install tesseract-ocr-xyz" in message
+    assert "no model is loaded now" in message and "'ocr'" in message  # says what happened
     wrong = httpx.post(load, json={"config": {"engine": "easyocr"}}, headers=AUTH, timeout=60)
     assert wrong.status_code == 422 and "engine" in wrong.json()["error"]["message"]
     assert httpx.get(f"{ocr_server.url}/ready", headers=AUTH).status_code == 503

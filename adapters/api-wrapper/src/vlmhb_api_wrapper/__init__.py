@@ -17,6 +17,7 @@ from vlmhb_api_wrapper.masking import (
     SecretMaskingFilter,
     install_secret_masking,
     mask_mapping,
+    scrubbed_env,
     secrets_from_env,
 )
 from vlmhb_api_wrapper.registry import (
@@ -25,11 +26,13 @@ from vlmhb_api_wrapper.registry import (
     find_backend,
     register_backend,
 )
-from vlmhb_api_wrapper.settings import ServerSettings
+from vlmhb_api_wrapper.settings import DEFAULT_MAX_IMAGE_PIXELS, ServerSettings
 from vlmhb_api_wrapper.testing import ServerThread
+from vlmhb_api_wrapper.watchdog import ParentWatch
 
 __all__ = [
     "BACKENDS_ENTRY_POINT_GROUP",
+    "DEFAULT_MAX_IMAGE_PIXELS",
     "LATENCY_HEADER",
     "ApiError",
     "Backend",
@@ -38,6 +41,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "ImagePart",
+    "ParentWatch",
     "SecretMasker",
     "SecretMaskingFilter",
     "ServerSettings",
@@ -51,5 +55,6 @@ __all__ = [
     "mask_mapping",
     "read_model_config",
     "register_backend",
+    "scrubbed_env",
     "secrets_from_env",
 ]

@@ -11,14 +11,18 @@ import contextlib
 import hmac
 import json
 import logging
+import os
+import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from PIL import Image
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vlmhb_api_wrapper.backend import (
@@ -35,12 +39,16 @@ from vlmhb_api_wrapper.manager import ModelManager
 from vlmhb_api_wrapper.masking import SecretMasker, install_secret_masking, secrets_from_env
 from vlmhb_api_wrapper.monitor import RequestStats, ResourceMonitor, prometheus_text
 from vlmhb_api_wrapper.schemas import ChatCompletionRequest, LoadRequest
-from vlmhb_api_wrapper.settings import ServerSettings
-from vlmhb_api_wrapper.watchdog import Watchdog
+from vlmhb_api_wrapper.settings import MIN_RECOMMENDED_KEY_LENGTH, ServerSettings
+from vlmhb_api_wrapper.watchdog import ParentWatch, Watchdog
 
 log = logging.getLogger("vlmhb_api_wrapper")
 
 LATENCY_HEADER = "X-Latency-S"
+#: The only path served without the key (liveness probes carry no secrets).
+PUBLIC_PATHS = frozenset({"/health"})
+#: Request bodies up to this size are parsed on the event loop (well under a millisecond).
+INLINE_PARSE_BYTES = 256 * 1024
 
 
 class ServerState:
@@ -56,8 +64,21 @@ class ServerState:
     ) -> None:
         self.settings = settings
         self.masker = SecretMasker(secrets_from_env())
-        if settings.api_key is not None:
-            self.masker.add(settings.api_key.get_secret_value())
+        if settings.api_key is None:
+            log.warning(
+                "no API key given (--api-key, --api-key-file or VLMHB_API_KEY): "
+                "every endpoint is open"
+            )
+        else:
+            key = settings.api_key.get_secret_value()
+            self.masker.add(key)
+            if len(key) < MIN_RECOMMENDED_KEY_LENGTH:
+                log.warning(
+                    "the API key has %d characters: use %d or more (keys under 4 characters "
+                    "are not masked in logs)",
+                    len(key),
+                    MIN_RECOMMENDED_KEY_LENGTH,
+                )
         self._key = (
             settings.api_key.get_secret_value().encode() if settings.api_key is not None else None
         )
@@ -66,7 +87,11 @@ class ServerState:
             self.masker,
             backend_distribution=backend_distribution,
             backend_version=backend_version,
+            drain_s=settings.unload_drain_s,
         )
+        #: Called when the parent process is gone; whoever runs uvicorn may replace it with a
+        #: gentler stop (``ServerThread`` and ``vlmhb-serve`` set ``should_exit``).
+        self.request_shutdown: Callable[[], None] = lambda: os.kill(os.getpid(), signal.SIGTERM)
         self.stats = RequestStats()
         self.monitor = ResourceMonitor(settings.sample_interval_s)
         self.watchdog = Watchdog(
@@ -83,17 +108,21 @@ class ServerState:
             max_batch_size=settings.max_batch_size,
         )
 
-    def check_key(self, request: Request) -> None:
+    def key_ok(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """The ASGI headers carry the key (X-API-Key, or Authorization: Bearer)."""
         if self._key is None:
-            return
-        given = request.headers.get("x-api-key")
+            return True
+        given: bytes | None = None
+        bearer = b""
+        for name, value in headers:
+            if name == b"x-api-key":
+                given = value
+            elif name == b"authorization":
+                bearer = value
         if given is None:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" else ""
-        if not hmac.compare_digest(given.encode(), self._key):
-            raise ApiError(
-                401, "missing or wrong API key (send X-API-Key or Authorization: Bearer)"
-            )
+            scheme, _, token = bearer.partition(b" ")
+            given = token.strip() if scheme.lower() == b"bearer" else b""
+        return hmac.compare_digest(given, self._key)
 
     def readiness(self) -> tuple[bool, str | None]:
         manager = self.manager
@@ -106,12 +135,16 @@ class ServerState:
         return True, None
 
 
-def _server(request: Request) -> ServerState:
-    return request.app.state.server
-
-
-def _auth(request: Request) -> None:
-    _server(request).check_key(request)
+def _parse_chat(raw: bytes) -> ChatCompletionRequest:
+    """JSON parsing and validation, run in a worker thread: a 60 MB body must not stall the loop."""
+    try:
+        return ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", *error["loc"])}
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise RequestValidationError(errors) from None
 
 
 async def _messages(body: ChatCompletionRequest, settings: ServerSettings) -> list[ChatMessage]:
@@ -132,6 +165,7 @@ async def _messages(body: ChatCompletionRequest, settings: ServerSettings) -> li
                             part.image_url.url,
                             data_root=settings.data_root,
                             max_bytes=settings.max_image_bytes,
+                            max_pixels=settings.max_image_pixels,
                             where=f"messages[{i}].content[{j}].image_url",
                         )
                     )
@@ -194,6 +228,48 @@ class _BodySizeLimit:
                 await self._refuse(received)(scope, receive, send)
 
 
+class _KeyCheck:
+    """Pure ASGI middleware: 401 from the headers alone, before any byte of the body is read.
+
+    Outermost, so an unauthenticated client cannot make the server read (up to the body
+    limit), parse or validate anything; it covers every route, ``/docs``, ``/redoc`` and
+    ``/openapi.json`` included, except ``/health``.
+    """
+
+    def __init__(self, app: Any, server: ServerState) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] not in PUBLIC_PATHS
+            and not self.server.key_ok(scope["headers"])
+        ):
+            response = JSONResponse(
+                error_body(
+                    401, "missing or wrong API key (send X-API-Key or Authorization: Bearer)"
+                ),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _watch_parent(server: ServerState, pid: int) -> None:
+    try:
+        watch = ParentWatch(pid)
+    except ValueError as exc:
+        log.error("%s: shutting down", exc)
+        server.request_shutdown()
+        return
+    await watch.wait_gone(server.settings.watchdog_interval_s)
+    log.warning("parent process %d is gone: shutting the server down", pid)
+    server.request_shutdown()
+
+
 def create_app(
     backend: Backend,
     settings: ServerSettings | None = None,
@@ -211,6 +287,9 @@ def create_app(
         backend_version=backend_version,
     )
     install_secret_masking(server.masker)
+    if Image.MAX_IMAGE_PIXELS is not None and settings.max_image_pixels > Image.MAX_IMAGE_PIXELS:
+        # Pillow refuses past 2x its own limit; ours is checked first, so Pillow's may follow it
+        Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     startup_config = backend.default_config() if initial_config is None else initial_config
 
     async def _initial_load() -> None:
@@ -222,12 +301,19 @@ def create_app(
         server.monitor.start()
         server.watchdog.start()
         loading = asyncio.create_task(_initial_load(), name="vlmhb-initial-load")
+        parent = (
+            asyncio.create_task(_watch_parent(server, settings.parent_pid), name="vlmhb-parent")
+            if settings.parent_pid is not None
+            else None
+        )
         try:
             yield
         finally:
-            loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await loading
+            for task in (loading, parent):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await server.dispatcher.stop()
             await server.watchdog.stop()
             await server.monitor.stop()
@@ -264,36 +350,38 @@ def create_app(
         ]
         return JSONResponse(body, status_code=422)
 
+    # added last = outermost: the key is checked before the body size, before any body is read
     app.add_middleware(_BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(_KeyCheck, server=server)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/ready", dependencies=[Depends(_auth)])
+    @app.get("/ready")
     async def ready() -> JSONResponse:
         ok, reason = server.readiness()
         body = {"ready": ok, "reason": reason, "state": server.manager.state}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/v1/models", dependencies=[Depends(_auth)])
+    @app.get("/v1/models")
     async def models() -> Response:
         text = json.dumps(server.manager.describe(), ensure_ascii=False, default=str)
         return Response(server.masker.mask(text), media_type="application/json")
 
-    @app.post("/v1/models/load", dependencies=[Depends(_auth)])
+    @app.post("/v1/models/load")
     async def load(body: LoadRequest) -> Response:
         await server.manager.load(body.config, model=body.model, secrets=body.secrets)
         server.watchdog.reset()
         return await models()
 
-    @app.post("/v1/models/unload", dependencies=[Depends(_auth)])
+    @app.post("/v1/models/unload")
     async def unload() -> Response:
         await server.manager.unload()
         server.watchdog.reset()
         return await models()
 
-    @app.get("/v1/metrics", dependencies=[Depends(_auth)])
+    @app.get("/v1/metrics")
     async def metrics(format: str = "json") -> Response:
         stats = server.stats.snapshot()
         ok, reason = server.readiness()
@@ -316,22 +404,34 @@ def create_app(
         }
         return JSONResponse(body)
 
-    @app.get("/metrics", dependencies=[Depends(_auth)])
+    @app.get("/metrics")
     async def prometheus() -> Response:
         return await metrics(format="prometheus")
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(_auth)])
-    async def chat_completions(body: ChatCompletionRequest) -> JSONResponse:
-        started = time.perf_counter()
-        manager = server.manager
-        if not manager.loaded:
-            raise ApiError(409, f"no model loaded (state: {manager.state}); POST /v1/models/load")
-        if not manager.accepts(body.model):
-            raise ApiError(
-                409,
-                f"unknown model {body.model!r}: this server has {manager.model_id!r} loaded",
-                "model",
-            )
+    @app.post(
+        "/v1/chat/completions",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+                "description": "OpenAI chat completions request (see schemas.py)",
+            }
+        },
+    )
+    async def chat_completions(raw: Request) -> JSONResponse:
+        data = await raw.body()
+        # a small body parses in microseconds, less than a thread hop; a large one (tens of
+        # MB of base64 or text) takes long enough to stall every other request: off the loop
+        body = (
+            _parse_chat(data)
+            if len(data) <= INLINE_PARSE_BYTES
+            else await asyncio.to_thread(_parse_chat, data)
+        )
+        started = time.perf_counter()  # from a parsed body, as before: the server's own work
+        async with server.manager.serving(body.model) as model_id:
+            return await _complete(body, started, model_id)
+
+    async def _complete(body: ChatCompletionRequest, started: float, model_id: str) -> JSONResponse:
         request = GenerationRequest(
             request_id=f"chatcmpl-{uuid.uuid4().hex}",
             messages=await _messages(body, settings),
@@ -365,7 +465,7 @@ def create_app(
             "id": request.request_id,
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": manager.model_id,
+            "model": model_id,
             "choices": [
                 {
                     "index": 0,

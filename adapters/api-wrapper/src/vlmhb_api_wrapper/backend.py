@@ -66,7 +66,16 @@ class GenerationResult(BaseModel):
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the wrapper calls. Implementations are plain classes with a no-argument constructor."""
+    """What the wrapper calls. Implementations are plain classes with a no-argument constructor.
+
+    Optional: a class attribute ``config_model``, a pydantic model with ``extra="forbid"``.
+    The wrapper then validates each load's config against it *before* unloading the current
+    model (a bad config is a 422 naming the field and the model keeps serving), and passes
+    only the load request's ``secrets`` that are fields of that model (others are ignored and
+    listed as ``ignored_secrets``). No field may name an executable or a path outside the
+    data root: whoever holds the key can load any config. Settings such as an engine's binary
+    belong to server start-up (environment, flags), not to the model config.
+    """
 
     name: ClassVar[str]
     #: True when generate() gains from receiving many requests at once (continuous batching).

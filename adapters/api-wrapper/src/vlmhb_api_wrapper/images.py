@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vlmhb_api_wrapper.backend import ImagePart
 from vlmhb_api_wrapper.errors import ApiError
+from vlmhb_api_wrapper.settings import DEFAULT_MAX_IMAGE_PIXELS
 
 
 def _check_size(size: int, limit: int, where: str) -> None:
@@ -23,14 +24,41 @@ def _check_size(size: int, limit: int, where: str) -> None:
         raise ApiError(413, f"{where}: image is {size} bytes, over the limit of {limit} bytes")
 
 
-def _verify(data: bytes, where: str) -> str:
+def _verify(data: bytes, where: str, max_pixels: int) -> str:
+    """The image's MIME type, after checking its size from the header, before any decoding.
+
+    ``Image.open`` reads the header only; the pixel count (width x height x frames) is
+    checked against ``max_pixels`` before ``verify()`` or any backend decodes a pixel, so a
+    6 KB WebP that would decode to 13000x13000 is refused in microseconds.
+    """
     try:
         with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            pixels = width * height
+            if pixels > max_pixels:
+                raise ApiError(413, _too_many(where, f"{width}x{height}", pixels, max_pixels))
+            frames = int(getattr(image, "n_frames", 1) or 1)
+            if pixels * frames > max_pixels:
+                raise ApiError(
+                    413,
+                    _too_many(
+                        where, f"{frames} frames of {width}x{height}", pixels * frames, max_pixels
+                    ),
+                )
             image.verify()
             fmt = (image.format or "png").lower()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, past 2x its limit
+        raise ApiError(413, f"{where}: the image is too large to decode safely ({exc})") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ApiError(400, f"{where}: the image does not decode ({exc})") from exc
     return "image/jpeg" if fmt == "jpeg" else f"image/{fmt}"
+
+
+def _too_many(where: str, shape: str, pixels: int, limit: int) -> str:
+    return (
+        f"{where}: image is {shape} = {pixels} pixels, over the limit of {limit} pixels "
+        "(server setting max_image_pixels, --max-image-pixels)"
+    )
 
 
 def _from_data_url(url: str, limit: int, where: str) -> bytes:
@@ -60,7 +88,14 @@ def _from_file_url(url: str, data_root: Path | None, limit: int, where: str) -> 
     return path.read_bytes()
 
 
-def load_image(url: str, *, data_root: Path | None, max_bytes: int, where: str) -> ImagePart:
+def load_image(
+    url: str,
+    *,
+    data_root: Path | None,
+    max_bytes: int,
+    where: str,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> ImagePart:
     """``where`` names the field (e.g. ``messages[0].content[1].image_url``) for the error."""
     if url.startswith("data:"):
         data = _from_data_url(url, max_bytes, where)
@@ -72,4 +107,4 @@ def load_image(url: str, *, data_root: Path | None, max_bytes: int, where: str) 
             400, f"{where}: unsupported URL scheme {scheme!r}; use a data: URL or file://"
         )
     _check_size(len(data), max_bytes, where)
-    return ImagePart(data=data, mime_type=_verify(data, where))
+    return ImagePart(data=data, mime_type=_verify(data, where, max_pixels))

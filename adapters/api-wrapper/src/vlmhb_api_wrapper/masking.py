@@ -23,7 +23,9 @@ SECRET_NAME = re.compile(
     r"(?:$|[_\-.])|^aws_",
     re.IGNORECASE,
 )
-#: Values shorter than this are not masked in free text (masking "1" would shred every line).
+#: Values shorter than this are not masked in free text (masking "1" would shred every line);
+#: they are still masked as values of secret-named keys (:func:`mask_mapping`). The server
+#: warns about an API key this short; see the README's security section.
 MIN_SECRET_LENGTH = 4
 
 
@@ -35,6 +37,18 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look like secrets."""
     environ = os.environ if environ is None else environ
     return [value for name, value in environ.items() if SECRET_ENV_NAME.search(name) and value]
+
+
+def scrubbed_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process (tesseract, a converter): secrets left out.
+
+    A child does not need the server's API key or cloud credentials, and an engine that
+    crashes may dump its environment into a log; so every variable whose name looks like a
+    secret (``VLMHB_API_KEY``, ``AWS_*``, ``*_TOKEN``, ``*SECRET*``, ``*_KEY``, ``*PASSWORD*``,
+    ``*CREDENTIAL*``) is dropped.
+    """
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if not SECRET_ENV_NAME.search(name)}
 
 
 def mask_mapping(value: Any) -> Any:

@@ -44,11 +44,52 @@ class ResponseFormat(BaseModel):
 
     @model_validator(mode="after")
     def _schema_present(self) -> ResponseFormat:
-        if self.type == "json_schema" and not isinstance(
-            (self.json_schema or {}).get("schema"), dict
-        ):
+        if self.type != "json_schema":
+            return self
+        schema = (self.json_schema or {}).get("schema")
+        if not isinstance(schema, dict):
             raise ValueError("type 'json_schema' needs json_schema.schema (a JSON Schema object)")
+        _check_schema(schema, "json_schema.schema")
         return self
+
+
+#: Nesting deeper than this is refused: no real output schema comes near it.
+MAX_SCHEMA_DEPTH = 32
+
+
+def _check_schema(schema: dict[str, Any], where: str, depth: int = 0) -> None:
+    """The keywords backends walk (``properties``, ``items``) must have their JSON Schema types.
+
+    Backends read a schema as a tree of objects; ``"properties": [...]`` used to reach one
+    and come back as a 500.
+    """
+    if depth > MAX_SCHEMA_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {MAX_SCHEMA_DEPTH} levels")
+    properties = schema.get("properties")
+    if properties is not None:
+        if not isinstance(properties, dict):
+            raise ValueError(
+                f"{where}.properties: expected an object of name -> schema, "
+                f"got {type(properties).__name__}"
+            )
+        for name, sub in properties.items():
+            if not isinstance(sub, dict | bool):
+                raise ValueError(
+                    f"{where}.properties.{name}: expected a schema object, got {type(sub).__name__}"
+                )
+            if isinstance(sub, dict):
+                _check_schema(sub, f"{where}.properties.{name}", depth + 1)
+    items = schema.get("items")
+    if items is not None:
+        if not isinstance(items, dict | bool):
+            raise ValueError(f"{where}.items: expected a schema object, got {type(items).__name__}")
+        if isinstance(items, dict):
+            _check_schema(items, f"{where}.items", depth + 1)
+    for keyword in ("required", "enum"):
+        if keyword in schema and not isinstance(schema[keyword], list):
+            raise ValueError(
+                f"{where}.{keyword}: expected an array, got {type(schema[keyword]).__name__}"
+            )
 
 
 class ChatCompletionRequest(BaseModel):

@@ -30,6 +30,9 @@ class ServerThread:
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(app, host=host, port=self.port, log_level="info", lifespan="on")
         self._server = uvicorn.Server(config)
+        state = getattr(getattr(app, "state", None), "server", None)
+        if state is not None:  # a parent-pid shutdown stops this thread, not the whole process
+            state.request_shutdown = self.stop
         self._thread = threading.Thread(target=self._server.run, name="vlmhb-server", daemon=True)
 
     def __enter__(self) -> ServerThread:
@@ -54,6 +57,14 @@ class ServerThread:
             time.sleep(0.05)
         raise RuntimeError(f"server not ready: {last.text if last else 'no answer'}")
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Ask uvicorn to shut down (from any thread); ``__exit__`` waits for it."""
         self._server.should_exit = True
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
         self._thread.join(timeout=30)

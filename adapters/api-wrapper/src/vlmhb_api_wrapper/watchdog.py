@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +115,34 @@ class Watchdog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+class ParentWatch:
+    """Is the process that started this server still there? Polled by the server.
+
+    A run killed with SIGKILL cannot stop its model server, and ``PR_SET_PDEATHSIG`` is
+    Linux-only (and fires when the forking *thread* ends); polling the parent's pid works
+    everywhere. The parent's start time is kept, so a recycled pid does not count as alive,
+    and a zombie (killed, not yet reaped) counts as gone.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._process = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            raise ValueError(f"parent pid {pid}: no such process") from None
+        self._was_parent = os.getppid() == pid
+
+    def alive(self) -> bool:
+        if self._was_parent and os.getppid() != self.pid:
+            return False  # re-parented: the parent exited
+        try:
+            return self._process.is_running() and self._process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    async def wait_gone(self, interval_s: float) -> None:
+        """Return once the parent is gone (checked every ``interval_s``)."""
+        while self.alive():
+            await asyncio.sleep(interval_s)

@@ -1,19 +1,29 @@
-"""The ``ocr`` backend: Tesseract or RapidOCR behind the wrapper's backend contract."""
+"""The ``ocr`` backend: Tesseract or RapidOCR behind the wrapper's backend contract.
+
+Everything CPU-bound (hashing and converting images, regrouping words, matching labels)
+runs in worker threads, and tesseract in a child process, so the server's event loop keeps
+answering ``/health`` whatever a request holds.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, ClassVar
 
-from vlmhb_api_wrapper import GenerationRequest, GenerationResult
+from vlmhb_api_wrapper import GenerationRequest, GenerationResult, ImagePart
 
+from vlmhb_ocr_adapter.cache import CacheKey, PageCache, page_key
 from vlmhb_ocr_adapter.config import OcrConfig, parse_config
 from vlmhb_ocr_adapter.engines import OcrEngine, RapidOcrEngine, TesseractEngine
 from vlmhb_ocr_adapter.extraction import answer
-from vlmhb_ocr_adapter.layout import Word, group_rows
+from vlmhb_ocr_adapter.layout import Row, group_rows
 
 #: How usage is counted: OCR has no tokenizer, so tokens are whitespace-separated words.
 TOKEN_UNIT = "whitespace-separated words"
+#: The tesseract binary: a start-up setting, never part of a model config (a config comes
+#: from any key holder, and naming a binary there let them run any program).
+TESSERACT_CMD_ENV = "VLMHB_TESSERACT_CMD"
 
 
 def count_tokens(text: str) -> int:
@@ -25,11 +35,17 @@ class OcrBackend:
 
     name: ClassVar[str] = "ocr"
     supports_batching: ClassVar[bool] = False
+    #: The wrapper validates each load's config against it before unloading the current one.
+    config_model: ClassVar[type[OcrConfig]] = OcrConfig
 
-    def __init__(self) -> None:
+    def __init__(self, tesseract_cmd: str | None = None) -> None:
+        self.tesseract_cmd = tesseract_cmd or os.environ.get(TESSERACT_CMD_ENV) or "tesseract"
         self.config: OcrConfig | None = None
         self.engine: OcrEngine | None = None
         self._slots: asyncio.Semaphore | None = None
+        #: Shared by every request (and kept across loads: keys include the engine settings).
+        self.cache = PageCache()
+        self._reading: dict[CacheKey, asyncio.Future[list[Row]]] = {}
 
     def default_config(self) -> dict[str, Any]:
         return {"languages": "rus+eng"}
@@ -37,9 +53,9 @@ class OcrBackend:
     async def load(self, config: dict[str, Any]) -> None:
         parsed = parse_config(config)
         engine: OcrEngine
-        if parsed.resolved_engine() == "tesseract":
+        if parsed.resolved_engine(self.tesseract_cmd) == "tesseract":
             tesseract = TesseractEngine(
-                parsed.tesseract_cmd, parsed.languages, parsed.psm, parsed.page_timeout_s
+                self.tesseract_cmd, parsed.languages, parsed.psm, parsed.page_timeout_s
             )
             await tesseract.check()
             engine = tesseract
@@ -47,12 +63,50 @@ class OcrBackend:
             engine = await asyncio.to_thread(RapidOcrEngine)
         self.config, self.engine = parsed, engine
         self._slots = asyncio.Semaphore(parsed.max_concurrency)
+        self.cache.resize(parsed.cache_pages, int(parsed.cache_mb * 1024 * 1024))
 
     async def unload(self) -> None:
         self.config, self.engine, self._slots = None, None, None
+        self.cache.clear()
+
+    async def _rows(
+        self, engine: OcrEngine, slots: asyncio.Semaphore, image: ImagePart
+    ) -> list[Row]:
+        """The page's rows: from the cache, from a reading already under way, or read now.
+
+        Concurrent questions about one page wait for a single reading instead of each
+        starting their own.
+        """
+        key = await asyncio.to_thread(page_key, image.data, engine.settings_key())
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        pending = self._reading.get(key)
+        if pending is not None:
+            return list(await asyncio.shield(pending))
+        reading: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
+        self._reading[key] = reading
+        try:
+            async with slots:
+                words = await engine.recognize(image.data, image.mime_type)
+            rows = await asyncio.to_thread(group_rows, words)
+            self.cache.put(key, rows)
+            reading.set_result(rows)
+            return list(rows)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                reading.cancel()
+            else:
+                reading.set_exception(exc)
+                reading.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            self._reading.pop(key, None)
 
     async def _one(self, request: GenerationRequest) -> GenerationResult:
-        assert self.engine is not None and self._slots is not None
+        engine, slots = self.engine, self._slots
+        if engine is None or slots is None:
+            raise RuntimeError("no OCR engine loaded")
         prompt = "\n".join(m.text() for m in request.messages if m.role != "assistant")
         prompt_tokens = count_tokens(prompt)
         images = [image for message in request.messages for image in message.images()]
@@ -63,21 +117,26 @@ class OcrBackend:
                 finish_reason="error",
                 error="no image in the request: the OCR backend answers about images only",
             )
-        words: list[Word] = []
-        rows = []
+        rows: list[Row] = []
         try:
-            async with self._slots:
-                for image in images:
-                    words = await self.engine.recognize(image.data, image.mime_type)
-                    rows += group_rows(words)
+            for image in images:
+                rows += await self._rows(engine, slots, image)
         except Exception as exc:
             return GenerationResult(
                 text="",
                 prompt_tokens=prompt_tokens,
                 finish_reason="error",
-                error=f"{self.engine.name} failed: {exc}",
+                error=f"{engine.name} failed: {exc}",
             )
-        text = answer(prompt, rows, request.response_format)
+        try:
+            text = await asyncio.to_thread(answer, prompt, rows, request.response_format)
+        except Exception as exc:  # a schema the rules cannot follow: this request fails alone
+            return GenerationResult(
+                text="",
+                prompt_tokens=prompt_tokens,
+                finish_reason="error",
+                error=f"could not build the answer: {type(exc).__name__}: {exc}",
+            )
         finish = "stop"
         is_json = (request.response_format or {}).get("type") in ("json_schema", "json_object")
         if (
@@ -102,7 +161,9 @@ class OcrBackend:
         details = self.engine.info() if self.engine is not None else {}
         return {
             **details,
-            "model": self.config.served_name() if self.config else None,
+            "model": self.config.served_name(self.tesseract_cmd) if self.config else None,
             "usage_unit": TOKEN_UNIT,
             "kind": "OCR baseline (not a VLM)",
+            "pages_read": self.engine.pages_read if self.engine is not None else 0,
+            "page_cache": self.cache.stats(),
         }

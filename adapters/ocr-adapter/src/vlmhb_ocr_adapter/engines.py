@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import shutil
+from collections.abc import Hashable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 from PIL import Image
+from vlmhb_api_wrapper import scrubbed_env
 
 from vlmhb_ocr_adapter.layout import Word, split_line
 
@@ -26,8 +27,14 @@ class EngineUnavailable(RuntimeError):
 
 class OcrEngine(Protocol):
     name: str
+    #: Pages this engine has read (a page answered from the cache is not counted).
+    pages_read: int
 
     async def recognize(self, image: bytes, mime_type: str) -> list[Word]: ...
+
+    def settings_key(self) -> Hashable:
+        """Everything that changes what the engine reads on a page: part of the cache key."""
+        ...
 
     def info(self) -> dict[str, Any]: ...
 
@@ -38,8 +45,9 @@ async def _run(cmd: list[str], stdin: bytes | None, timeout_s: float) -> tuple[i
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        # one thread per page: the server runs pages side by side instead
-        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        # secrets (the server's key, cloud credentials) are not the engine's business; one
+        # thread per page: the server runs pages side by side instead
+        env={**scrubbed_env(), "OMP_THREAD_LIMIT": "1"},
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin), timeout_s)
@@ -51,6 +59,11 @@ async def _run(cmd: list[str], stdin: bytes | None, timeout_s: float) -> tuple[i
 
 
 def _to_png(image: bytes) -> bytes:
+    """Re-encode for Tesseract; CPU-bound, so it runs in a worker thread.
+
+    The wrapper has already checked the pixel count from the header; Pillow's own
+    decompression-bomb guard still applies here for a backend used without the wrapper.
+    """
     with Image.open(io.BytesIO(image)) as opened:
         buffer = io.BytesIO()
         opened.convert("RGB").save(buffer, format="PNG")
@@ -68,6 +81,7 @@ class TesseractEngine:
         self.psm = psm
         self.timeout_s = timeout_s
         self.version: str | None = None
+        self.pages_read = 0
 
     async def check(self) -> None:
         """Fail now, with the fix, rather than on the first page."""
@@ -93,12 +107,16 @@ class TesseractEngine:
         self.cmd = path
 
     async def recognize(self, image: bytes, mime_type: str) -> list[Word]:
-        data = image if mime_type in _TESSERACT_FORMATS else _to_png(image)
+        data = image if mime_type in _TESSERACT_FORMATS else await asyncio.to_thread(_to_png, image)
+        self.pages_read += 1
         cmd = [self.cmd, "stdin", "stdout", "-l", self.languages, "--psm", str(self.psm), "tsv"]
         code, out, err = await _run(cmd, data, self.timeout_s)
         if code != 0:
             raise RuntimeError(f"tesseract exited with {code}: {err.decode(errors='replace')}")
         return parse_tsv(out.decode("utf-8", errors="replace"))
+
+    def settings_key(self) -> Hashable:
+        return ("tesseract", self.cmd, self.version, self.languages, self.psm)
 
     def info(self) -> dict[str, Any]:
         return {"engine": "tesseract", "engine_version": self.version, "languages": self.languages}
@@ -130,9 +148,11 @@ class RapidOcrEngine:
             ) from exc
         self._ocr = RapidOCR()
         self._lock = asyncio.Lock()  # one ONNX session; its own thread pool uses the cores
+        self.pages_read = 0
 
     async def recognize(self, image: bytes, mime_type: str) -> list[Word]:
         async with self._lock:
+            self.pages_read += 1
             result, _ = await asyncio.to_thread(self._ocr, image)
         words: list[Word] = []
         for box, text, _score in result or []:
@@ -142,9 +162,15 @@ class RapidOcrEngine:
             words += split_line(text, left, top, max(xs) - left, max(ys) - top)
         return words
 
+    def settings_key(self) -> Hashable:
+        return ("rapidocr", _rapidocr_version())
+
     def info(self) -> dict[str, Any]:
-        try:
-            engine_version = version("rapidocr-onnxruntime")
-        except PackageNotFoundError:
-            engine_version = None
-        return {"engine": "rapidocr", "engine_version": engine_version, "languages": "ch+en"}
+        return {"engine": "rapidocr", "engine_version": _rapidocr_version(), "languages": "ch+en"}
+
+
+def _rapidocr_version() -> str | None:
+    try:
+        return version("rapidocr-onnxruntime")
+    except PackageNotFoundError:
+        return None

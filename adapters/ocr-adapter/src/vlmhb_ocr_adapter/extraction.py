@@ -39,11 +39,16 @@ _WHOLE_PAGE = re.compile(
     r"текст|документ|страниц|изображени|картинк|всё|все\b",
     re.IGNORECASE,
 )
-_TRAILING = re.compile(
-    r"\s*(?:\b(?:on|in|from)\s+(?:the|this)\s+\w+|\b(?:в|на|из)\s+(?:документе|изображении|"
-    r"странице|этом\s+\w+))?\s*[?.!:;,]*\s*$",
-    re.IGNORECASE,
-)
+#: Trailing "on the page" phrases, matched on whole words from the end (no regex over the
+#: prompt: a pattern such as ``\s*(...)?\s*[?.]*\s*$`` backtracks cubically on long runs of
+#: spaces, and one 410-byte prompt froze the server for 9.5 s).
+_EN_WHERE = ({"on", "in", "from"}, {"the", "this"})
+_RU_WHERE = {"в", "на", "из"}
+_RU_PLACES = {"документе", "изображении", "странице"}
+_END_PUNCT = "?.!:;,"
+_WORD = re.compile(r"\w+")
+#: A question line longer than this is not a field question; it is not searched for a label.
+MAX_QUESTION_CHARS = 1000
 _QUOTES = "«»\"'`“”„"
 _LEADING_PUNCT = ":-–—=|.,;"
 
@@ -66,8 +71,34 @@ def clean_label(label: str) -> str:
     quoted = _QUOTED.search(label)
     if quoted:
         return next(group for group in quoted.groups() if group).strip()
-    label = _TRAILING.sub("", label.strip())
-    return label.strip().strip(_QUOTES).strip()
+    return _strip_trailing(label).strip().strip(_QUOTES).strip()
+
+
+def _strip_trailing(label: str) -> str:
+    """Drop trailing punctuation and one trailing "on the page" phrase, in linear time."""
+    text = label.rstrip().rstrip(_END_PUNCT + " \t\r\n\f\v")
+    for count in (3, 2):
+        parts = text.rsplit(None, count)
+        if len(parts) < count:
+            continue
+        head, words = ("", parts) if len(parts) == count else (parts[0], parts[1:])
+        lowered = [word.lower() for word in words]
+        if count == 3:
+            english = (
+                lowered[0] in _EN_WHERE[0]
+                and lowered[1] in _EN_WHERE[1]
+                and _WORD.fullmatch(words[2]) is not None
+            )
+            russian = (
+                lowered[0] in _RU_WHERE
+                and lowered[1] == "этом"
+                and _WORD.fullmatch(words[2]) is not None
+            )
+            if english or russian:
+                return head.rstrip()
+        elif lowered[0] in _RU_WHERE and lowered[1] in _RU_PLACES:
+            return head.rstrip()
+    return text
 
 
 def field_in_prompt(prompt: str, rows: list[Row]) -> str | None:
@@ -85,7 +116,8 @@ def field_in_prompt(prompt: str, rows: list[Row]) -> str | None:
     ]
     if mentioned:
         return max(mentioned, key=lambda label: len(_normalise(label)[0]))
-    for line in reversed([line.strip() for line in prompt.splitlines() if line.strip()]):
+    lines = [line.strip() for line in prompt.splitlines() if line.strip()]
+    for line in reversed([line for line in lines if len(line) <= MAX_QUESTION_CHARS]):
         for pattern in _FIELD_QUESTIONS:
             match = pattern.match(line)
             if match:
@@ -199,7 +231,12 @@ def _labels(name: str, schema: dict[str, Any]) -> list[str]:
 def extract_schema(rows: list[Row], schema: dict[str, Any]) -> dict[str, Any]:
     """Each property of a JSON Schema object, found by its title, description or name."""
     answer: dict[str, Any] = {}
-    for name, prop in (schema.get("properties") or {}).items():
+    properties = schema.get("properties") or {}
+    if not isinstance(properties, dict):  # the wrapper refuses this; a direct caller may not
+        raise ValueError(
+            f"json_schema.schema.properties: expected an object, got {type(properties).__name__}"
+        )
+    for name, prop in properties.items():
         prop = prop if isinstance(prop, dict) else {}
         found = None
         best_score = -1.0
