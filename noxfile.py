@@ -170,6 +170,30 @@ def smoke_vlm(session: nox.Session) -> None:
     session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir))
 
 
+@nox.session
+def web(session: nox.Session) -> None:
+    """The dashboard: npm ci, build into the server package, Vitest, then Playwright (Debian's
+    chromium) against a real vlmhb-server installed from its folder (which proves the package
+    ships the UI)."""
+    server = PACKAGES["server"]
+    web_dir = ROOT / "management" / "web"
+    env = {
+        "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
+        "VLMHB_SERVER_PYTHON": str(Path(session.bin) / "python"),
+    }
+    session.chdir(web_dir)
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True, env=env)
+    session.run("npm", "run", "build", external=True)
+    session.install(
+        *[str(d) for d in _local_dependencies(server)],
+        "--reinstall-package",
+        "vlmhb-server",
+        str(server),
+    )
+    session.run("npx", "vitest", "run", external=True)
+    session.run("npx", "playwright", "test", *session.posargs, external=True, env=env)
+
+
 @nox.session(python=False)
 def benchmarks(session: nox.Session) -> None:
     """Every bench/ script (each in its own uv environment), then one table: figure, value,

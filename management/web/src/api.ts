@@ -1,0 +1,227 @@
+/** Typed access to the vlmhb-server API (the contract of issue #11). */
+import { clearToken, getToken } from "./token";
+
+export type Status = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
+
+export interface Progress {
+  stages_total: number;
+  stages_done: number;
+  samples_total: number;
+  samples_done: number;
+  fraction: number;
+}
+
+export interface Stage {
+  id: string;
+  name?: string;
+  kind?: string;
+  deps?: string[];
+  state?: string;
+  done?: number;
+  total?: number;
+  failed?: number;
+  error?: string;
+  reason?: string;
+  started_at?: number;
+  finished_at?: number;
+  resources?: Record<string, number>;
+}
+
+export interface Best {
+  metric: string;
+  value: number;
+  model: string;
+  prompt: string;
+}
+
+export interface Experiment {
+  id: number;
+  name: string;
+  status: Status;
+  source?: string;
+  progress: Progress;
+  created_at: string | null;
+  started_at?: string | null;
+  finished_at: string | null;
+  error?: string | null;
+  stages?: Stage[];
+  best?: Record<string, Best>;
+  spec?: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
+
+export interface LeaderboardRow {
+  experiment_id?: number;
+  run: string;
+  model: string;
+  dataset: string;
+  prompt: string;
+  task: string;
+  metrics: Record<string, number | string | null>;
+  [extra: string]: unknown;
+}
+
+export interface Sample {
+  id: number;
+  run: string;
+  sample_id: string;
+  question: string | null;
+  reference: string | null;
+  answer: string | null;
+  scores: Record<string, number | null>;
+  latency_s: number | null;
+  doc_class: string | null;
+  question_type: string | null;
+  image_url: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export interface FigureInfo {
+  name: string;
+  title: string;
+}
+
+export interface PlotlyFigure {
+  data: unknown[];
+  layout: Record<string, unknown>;
+}
+
+export interface CompareMetric {
+  metric: string;
+  a: number | null;
+  b: number | null;
+  delta: number | null;
+  higher_is_better: boolean;
+  n_paired: number;
+  ci_low?: number;
+  ci_high?: number;
+  p_value?: number;
+  verdict?: string;
+  test?: string;
+}
+
+export interface CompareSide {
+  experiment_id: number;
+  run: string;
+  model: string;
+  dataset: string;
+  prompt: string;
+  task: string;
+}
+
+export interface CompareRun {
+  a: CompareSide;
+  b: CompareSide;
+  samples_shared: number;
+  samples_changed: number;
+  metrics: CompareMetric[];
+  changed: {
+    sample_id: string;
+    a: { answer: string | null; scores: Record<string, number | null> };
+    b: { answer: string | null; scores: Record<string, number | null> };
+  }[];
+  significance: boolean;
+}
+
+export interface Comparison {
+  a: string;
+  b: string;
+  runs: CompareRun[];
+}
+
+export interface RegistryEntry {
+  name: string;
+  description?: string;
+  task?: string;
+  [field: string]: unknown;
+}
+
+/** An API answer other than 2xx, with the server's explanation kept whole. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: unknown,
+  ) {
+    super(describeDetail(status, detail));
+    this.name = "ApiError";
+  }
+
+  /** The server's list of problems (`file:line: field: what`), when it gave one. */
+  get problems(): string[] {
+    const d = this.detail as { problems?: unknown } | null;
+    if (d && typeof d === "object" && Array.isArray(d.problems)) return d.problems.map(String);
+    return typeof this.detail === "string" ? [this.detail] : [];
+  }
+}
+
+function describeDetail(status: number, detail: unknown): string {
+  if (typeof detail === "string") return `${status}: ${detail}`;
+  if (detail && typeof detail === "object") {
+    const d = detail as { message?: string; problems?: string[] };
+    if (d.message) return `${status}: ${d.message}${d.problems ? ` (${d.problems.length} problem(s))` : ""}`;
+    if (Array.isArray(detail)) {
+      // FastAPI request validation: [{loc, msg}]
+      return `${status}: ${(detail as { loc?: unknown[]; msg?: string }[])
+        .map((e) => `${(e.loc ?? []).join(".")}: ${e.msg}`)
+        .join("; ")}`;
+    }
+  }
+  return `${status}: request failed`;
+}
+
+/** Listeners told when the server rejects the token (the app then shows the token page). */
+const unauthorized = new Set<() => void>();
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorized.add(listener);
+  return () => unauthorized.delete(listener);
+}
+
+/** Where the API lives: "" (the page's own server) unless set, e.g. by tests against a server. */
+let base = "";
+export function setApiBase(url: string): void {
+  base = url.replace(/\/$/, "");
+}
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  const token = getToken();
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  if (init.body && typeof init.body === "string" && !headers.has("content-type")) {
+    headers.set("content-type", "application/json");
+  }
+  const response = await fetch(base + path, { ...init, headers });
+  if (!response.ok) {
+    let detail: unknown = response.statusText;
+    try {
+      const body = await response.json();
+      detail = body?.detail ?? body;
+    } catch {
+      /* not JSON: keep the status text */
+    }
+    if (response.status === 401) {
+      clearToken();
+      unauthorized.forEach((listener) => listener());
+    }
+    throw new ApiError(response.status, detail);
+  }
+  return (await response.json()) as T;
+}
+
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+/** Metric names where smaller is better (same rule as the server's figures). */
+const LOWER_IS_BETTER = /(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)/i;
+export function higherIsBetter(metric: string): boolean {
+  return !LOWER_IS_BETTER.test(metric);
+}

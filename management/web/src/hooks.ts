@@ -1,0 +1,264 @@
+/** Data hooks: TanStack Query for request/response data, a WebSocket for live events. */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useReducer, useRef, useState } from "react";
+import {
+  api,
+  query,
+  type Comparison,
+  type Experiment,
+  type FigureInfo,
+  type LeaderboardRow,
+  type Page,
+  type PlotlyFigure,
+  type RegistryEntry,
+  type Sample,
+  type Stage,
+} from "./api";
+import { applyLive, initialLive, type LiveEvent, type LiveState } from "./live";
+import { withToken } from "./token";
+
+const ACTIVE = new Set(["queued", "running"]);
+
+export function useExperiments(filters: { status?: string; name?: string } = {}) {
+  return useQuery({
+    queryKey: ["experiments", filters],
+    queryFn: () => api<Page<Experiment>>(`/api/experiments${query({ ...filters, limit: 200 })}`),
+    // the list is an overview: refresh it while something is moving (the live view uses the WS)
+    refetchInterval: (q) => (q.state.data?.items.some((e) => ACTIVE.has(e.status)) ? 2000 : false),
+  });
+}
+
+export function useExperiment(id: number) {
+  return useQuery({
+    queryKey: ["experiment", id],
+    queryFn: () => api<Experiment>(`/api/experiments/${id}`),
+  });
+}
+
+export function useLeaderboard(id: number, enabled = true) {
+  return useQuery({
+    queryKey: ["leaderboard", id],
+    queryFn: () => api<{ rows: LeaderboardRow[] }>(`/api/experiments/${id}/leaderboard`),
+    enabled,
+  });
+}
+
+export function useFigures(id: number, enabled = true) {
+  return useQuery({
+    queryKey: ["figures", id],
+    queryFn: () => api<FigureInfo[]>(`/api/experiments/${id}/figures`),
+    enabled,
+  });
+}
+
+export function useFigure(id: number, name: string) {
+  return useQuery({
+    queryKey: ["figure", id, name],
+    queryFn: () => api<PlotlyFigure>(`/api/experiments/${id}/figures/${encodeURIComponent(name)}`),
+  });
+}
+
+export function useRegistry(kind: string) {
+  return useQuery({
+    queryKey: ["registry", kind],
+    queryFn: () => api<{ kind: string; entries: RegistryEntry[] }>(`/api/registries/${kind}`),
+    staleTime: 60_000,
+  });
+}
+
+export function useCompare(a: string, b: string) {
+  return useQuery({
+    queryKey: ["compare", a, b],
+    queryFn: () => api<Comparison>(`/api/compare${query({ a, b })}`),
+    enabled: Boolean(a && b),
+  });
+}
+
+export type Submission =
+  | { experiment: string; limit?: number; overrides?: Record<string, unknown> }
+  | { yaml: string; limit?: number }
+  | { file: File; limit?: number };
+
+export function useSubmitExperiment() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: Submission) => {
+      if ("file" in body) {
+        const form = new FormData();
+        form.set("user_config", body.file);
+        if (body.limit) form.set("limit", String(body.limit));
+        return api<{ id: number }>("/api/experiments", { method: "POST", body: form });
+      }
+      return api<{ id: number }>("/api/experiments", { method: "POST", body: JSON.stringify(body) });
+    },
+    onSuccess: () => client.invalidateQueries({ queryKey: ["experiments"] }),
+  });
+}
+
+export function useCancelExperiment(id: number) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => api<{ status: string }>(`/api/experiments/${id}/cancel`, { method: "POST" }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["experiment", id] }),
+  });
+}
+
+export interface AllSamples {
+  items: Sample[];
+  total: number | null;
+  loading: boolean;
+  error: Error | null;
+  /** ms from the hook's start to the first page shown, and to every sample loaded. */
+  timings: { firstPageMs: number | null; allMs: number | null };
+}
+
+export const SAMPLES_PAGE = 1000;
+const SAMPLES_CONCURRENCY = 4;
+
+/**
+ * Every sample of an experiment, loaded page by page (the server's largest page is 1000): the
+ * first page is shown at once, the rest arrive a few requests at a time and are appended in
+ * order. Filtering and sorting then happen in the browser (see samples.ts).
+ */
+export function useAllSamples(id: number, version = 0): AllSamples {
+  const [state, setState] = useState<AllSamples>({
+    items: [],
+    total: null,
+    loading: true,
+    error: null,
+    timings: { firstPageMs: null, allMs: null },
+  });
+  useEffect(() => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const url = (offset: number) =>
+      `/api/experiments/${id}/samples${query({ limit: SAMPLES_PAGE, offset, sort: "id" })}`;
+    const load = async () => {
+      const first = await api<Page<Sample>>(url(0), { signal: controller.signal });
+      const firstPageMs = performance.now() - started;
+      const pages: Sample[][] = [first.items];
+      setState({
+        items: first.items,
+        total: first.total,
+        loading: first.items.length < first.total,
+        error: null,
+        timings: { firstPageMs, allMs: first.items.length >= first.total ? firstPageMs : null },
+      });
+      const offsets: number[] = [];
+      for (let o = SAMPLES_PAGE; o < first.total; o += SAMPLES_PAGE) offsets.push(o);
+      let next = 0;
+      let shown = 1;
+      const worker = async () => {
+        while (next < offsets.length) {
+          const index = ++next; // pages[0] is the first page
+          const page = await api<Page<Sample>>(url(offsets[index - 1]), { signal: controller.signal });
+          pages[index] = page.items;
+          let advanced = false;
+          while (pages[shown]) {
+            shown += 1;
+            advanced = true;
+          }
+          if (advanced) {
+            const items = pages.slice(0, shown).flat();
+            const done = shown > offsets.length;
+            setState((s) => ({
+              ...s,
+              items,
+              loading: !done,
+              timings: { ...s.timings, allMs: done ? performance.now() - started : null },
+            }));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: SAMPLES_CONCURRENCY }, worker));
+    };
+    load().catch((error: Error) => {
+      if (controller.signal.aborted) return;
+      setState((s) => ({ ...s, loading: false, error }));
+    });
+    return () => controller.abort();
+  }, [id, version]);
+  return state;
+}
+
+export function eventsUrl(id: number, after: number, loc: Location = window.location): string {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return withToken(`${scheme}//${loc.host}/api/experiments/${id}/events?after=${after}`);
+}
+
+type LiveAction = { type: "events"; events: LiveEvent[] } | { type: "reset"; stages: Stage[] };
+
+function liveReducer(state: LiveState, action: LiveAction): LiveState {
+  if (action.type === "reset") return initialLive(action.stages);
+  return action.events.reduce(applyLive, state);
+}
+
+/**
+ * The experiment's events over its WebSocket (past ones replayed first), folded into LiveState.
+ * Reconnects from the last event seen when the server drops a slow client (1013) or the
+ * connection breaks; stops after `experiment_finished`. Events are applied once per frame.
+ */
+export function useLiveEvents(id: number, stages: Stage[] | undefined, enabled: boolean) {
+  const [state, dispatch] = useReducer(liveReducer, stages ?? [], initialLive);
+  const [connection, setConnection] = useState<"connecting" | "open" | "closed" | "error">("connecting");
+  const [closeReason, setCloseReason] = useState<string | null>(null);
+  const lastSeq = useRef(0);
+  const client = useQueryClient();
+  const seeded = useRef(false);
+
+  useEffect(() => {
+    if (stages && !seeded.current) {
+      seeded.current = true;
+      dispatch({ type: "reset", stages });
+    }
+  }, [stages]);
+
+  useEffect(() => {
+    if (!enabled) return;
+    let socket: WebSocket | null = null;
+    let stopped = false;
+    let buffer: LiveEvent[] = [];
+    let frame = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      frame = 0;
+      const events = buffer;
+      buffer = [];
+      if (events.length) dispatch({ type: "events", events });
+    };
+    const open = () => {
+      setConnection("connecting");
+      socket = new WebSocket(eventsUrl(id, lastSeq.current));
+      socket.onopen = () => setConnection("open");
+      socket.onmessage = (message) => {
+        const event = JSON.parse(message.data as string) as LiveEvent;
+        if (event.seq !== undefined) lastSeq.current = Math.max(lastSeq.current, event.seq);
+        buffer.push(event);
+        if (!frame) frame = requestAnimationFrame(flush);
+        if (event.type === "experiment_finished") {
+          stopped = true;
+          for (const key of ["experiment", "leaderboard", "figures", "experiments"]) {
+            client.invalidateQueries({ queryKey: key === "experiments" ? [key] : [key, id] });
+          }
+        }
+      };
+      socket.onclose = (close) => {
+        setConnection(stopped ? "closed" : "error");
+        if (close.code === 4404 || close.code === 1008) {
+          stopped = true;
+          setCloseReason(close.reason || `closed (${close.code})`);
+        }
+        if (!stopped) retry = setTimeout(open, close.code === 1013 ? 0 : 1000);
+      };
+    };
+    open();
+    return () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      if (frame) cancelAnimationFrame(frame);
+      socket?.close();
+    };
+  }, [id, enabled, client]);
+
+  return { live: state, connection, closeReason };
+}
