@@ -6,6 +6,8 @@ tree keeps one per node, so we keep the tree beside the data and look paths up i
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,16 +89,89 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
-def read_yaml(path: Path) -> YamlDocument | Problem:
-    """Parse one file; a syntax error becomes a Problem naming its line."""
+MAX_FILE_BYTES = int(os.environ.get("VLMHB_REGISTRY_MAX_BYTES", 1024 * 1024))
+"""A registry file larger than this is refused unread ($VLMHB_REGISTRY_MAX_BYTES)."""
+MAX_EXPANDED_NODES = 100_000
+"""YAML aliases may not expand an entry beyond this many values (no 'billion laughs')."""
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
+    """How many values ``node`` stands for once every alias is expanded (memoised: linear)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = limit + 1  # a cycle counts as too big
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, limit) + _expanded_size(v, memo, limit)
+            if size > limit:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, limit)
+            if size > limit:
+                break
+    memo[key] = size
+    return size
+
+
+def _refuse_unsafe(path: Path) -> Problem | None:
+    """Only regular files of reasonable size, and no link out of the registries folder."""
+    if path.is_symlink():
+        root = path.parent.parent.resolve()
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            return Problem(
+                path, None, "", "a symlink out of the registries folder; expected a regular file"
+            )
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+    except OSError as exc:
+        return Problem(path, None, "", f"cannot read file: {exc.strerror}")
+    if not stat.S_ISREG(info.st_mode):
+        return Problem(path, None, "", "not a regular file (a device, FIFO or folder)")
+    if info.st_size > MAX_FILE_BYTES:
+        return Problem(
+            path,
+            None,
+            "",
+            f"file is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for a registry "
+            "file ($VLMHB_REGISTRY_MAX_BYTES)",
+        )
+    return None
+
+
+def read_yaml(path: Path) -> YamlDocument | Problem:
+    """Parse one file; a syntax error becomes a Problem naming its line.
+
+    Hostile files are refused before parsing (not a regular file, too big, a link out of the
+    registries) or before constructing (aliases expanding past ``MAX_EXPANDED_NODES``), and a
+    problem never echoes the file's content beyond field names.
+    """
+    unsafe = _refuse_unsafe(path)
+    if unsafe is not None:
+        return unsafe
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            return Problem(path, None, "", f"file grew over the {MAX_FILE_BYTES}-byte limit")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Problem(path, None, "", f"expected UTF-8 text ({exc.reason} at byte {exc.start})")
     except OSError as exc:
         return Problem(path, None, "", f"cannot read file: {exc.strerror}")
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        if node is not None and _expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            return Problem(
+                path,
+                None,
+                "",
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values; expected a plain "
+                "registry entry",
+            )
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
