@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .events import StageFailed, StageFinished, StageProgress, StageSkipped, StageStarted
@@ -59,8 +60,10 @@ class ConsoleProgress:
         elif isinstance(event, StageFailed):
             if event.stage_id in self._tasks:
                 self.progress.remove_task(self._tasks.pop(event.stage_id))
-            first = event.error.splitlines()[0] if event.error else ""
-            self.console.print(f"[red]✘ {event.name}[/]: {first}", markup=True)
+            lines = event.error.splitlines() if event.error else [""]
+            self.console.print(f"[red]✘ {event.name}[/]: {escape(lines[0])}", markup=True)
+            for line in lines[1:]:  # the stage's last output lines: why it failed
+                self.console.print(f"    {line}", markup=False, highlight=False)
 
     def time_by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}

@@ -20,6 +20,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
 from stage_configs import EvalConfig, MetricSpec, emit
 
+SAMPLE_FIELDS = ("doc_class", "question_type")
+"""Per-sample columns a metric may ask for by its ``sample_fields`` attribute."""
 GROUPINGS = {
     "general": (),
     "by_doc_type": ("doc_class",),
@@ -74,6 +76,13 @@ def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
         params[spec.schema_param] = spec.json_schema
     if spec.inputs == "telemetry":
         return metric([r["telemetry"] for r in rows], None, **params)
+    for name in getattr(metric, "sample_fields", ()):
+        if name not in SAMPLE_FIELDS:
+            raise SystemExit(
+                f"metric {spec.name!r} asks for the sample field {name!r}; the eval stage "
+                f"provides {', '.join(SAMPLE_FIELDS)}"
+            )
+        params[name] = [r[name] or None for r in rows]
     return metric([r["prediction"] for r in rows], [r["reference"] for r in rows], **params)
 
 

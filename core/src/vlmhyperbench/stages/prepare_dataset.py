@@ -94,8 +94,13 @@ def main(config_path: str) -> int:
     options = dict(config.options)
     if config.iterator == "hf" and config.cache_dir:
         options.setdefault("cache_dir", config.cache_dir)  # where its images are written
-    dataset = found[0].load()(config.source if hub else root, **options)
-    samples = [sample_dict(s) for s in dataset]
+    try:
+        dataset = found[0].load()(config.source if hub else root, **options)
+        samples = [sample_dict(s) for s in dataset]
+    except (ValueError, ImportError, OSError) as exc:
+        # Bad or missing data (DatasetError is a ValueError naming the file, column, sample):
+        # one clear line for the user, not a traceback.
+        raise SystemExit(f"{type(exc).__name__}: {exc}") from None
     if config.max_images is not None:
         too_many = [s for s in samples if len(s.get("images") or []) > config.max_images]
         if too_many:

@@ -12,11 +12,22 @@ from ._result import MetricResult, metric
 from .anls import anls
 from .edit_rates import cer, wer
 from .exact_match import exact_match
+from .ocrbench import ocrbench_accuracy, ocrbench_normalize
 from .relaxed_accuracy import relaxed_accuracy
 from .sacre import bleu, chrf
 from .vqa_accuracy import vqa_accuracy, vqa_normalize
 
-METRICS = (cer, wer, anls, exact_match, bleu, chrf, vqa_accuracy, relaxed_accuracy)
+METRICS = (
+    cer,
+    wer,
+    anls,
+    exact_match,
+    bleu,
+    chrf,
+    vqa_accuracy,
+    relaxed_accuracy,
+    ocrbench_accuracy,
+)
 
 __all__ = [
     "METRICS",
@@ -29,6 +40,8 @@ __all__ = [
     "exact_match",
     "metric",
     "normalize",
+    "ocrbench_accuracy",
+    "ocrbench_normalize",
     "relaxed_accuracy",
     "vqa_accuracy",
     "vqa_normalize",
