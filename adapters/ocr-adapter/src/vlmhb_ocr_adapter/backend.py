@@ -16,7 +16,7 @@ from vlmhb_api_wrapper import GenerationRequest, GenerationResult, ImagePart
 from vlmhb_ocr_adapter.cache import CacheKey, PageCache, page_key
 from vlmhb_ocr_adapter.config import OcrConfig, parse_config
 from vlmhb_ocr_adapter.engines import OcrEngine, RapidOcrEngine, TesseractEngine
-from vlmhb_ocr_adapter.extraction import answer
+from vlmhb_ocr_adapter.extraction import answer_pages
 from vlmhb_ocr_adapter.layout import Row, group_rows
 
 #: How usage is counted: OCR has no tokenizer, so tokens are whitespace-separated words.
@@ -117,10 +117,11 @@ class OcrBackend:
                 finish_reason="error",
                 error="no image in the request: the OCR backend answers about images only",
             )
-        rows: list[Row] = []
         try:
-            for image in images:
-                rows += await self._rows(engine, slots, image)
+            # pages side by side (up to max_concurrency), each from the cache when read before
+            pages = list(
+                await asyncio.gather(*(self._rows(engine, slots, image) for image in images))
+            )
         except Exception as exc:
             return GenerationResult(
                 text="",
@@ -129,7 +130,7 @@ class OcrBackend:
                 error=f"{engine.name} failed: {exc}",
             )
         try:
-            text = await asyncio.to_thread(answer, prompt, rows, request.response_format)
+            text = await asyncio.to_thread(answer_pages, prompt, pages, request.response_format)
         except Exception as exc:  # a schema the rules cannot follow: this request fails alone
             return GenerationResult(
                 text="",

@@ -15,7 +15,9 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from vlmhb_ocr_adapter.classification import classify, labels_in_prompt
 from vlmhb_ocr_adapter.layout import Row, Word, page_text
+from vlmhb_ocr_adapter.page_order import is_page_order_format, page_order_answer
 
 _RU_ASK = (
     r"напиши(?:те)?|укажи(?:те)?|выпиши(?:те)?|извлеки(?:те)?|найди(?:те)?|назови(?:те)?|"
@@ -256,6 +258,28 @@ def extract_pairs(rows: list[Row]) -> dict[str, str]:
         if sep and label.strip() and label.strip() not in pairs:
             pairs[label.strip()] = value.strip()
     return pairs
+
+
+def answer_pages(
+    prompt: str, pages: list[list[Row]], response_format: dict[str, Any] | None
+) -> str:
+    """What the OCR baseline replies to ``prompt`` about the request's images, page by page.
+
+    Two multi-page tasks are recognised from the request itself, not from a task name (the
+    wrapper never sees one): a JSON schema with an ``order`` property asks for the pages'
+    order (:mod:`~vlmhb_ocr_adapter.page_order`); a prompt listing labels ("... из списка:
+    invoice, passport, snils") asks for one document type
+    (:mod:`~vlmhb_ocr_adapter.classification`). Anything else is answered by :func:`answer`
+    over the rows of all the pages in turn.
+    """
+    if is_page_order_format(response_format):
+        return page_order_answer(pages)
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        labels = labels_in_prompt(prompt)
+        if labels:
+            return classify(pages, labels)
+    return answer(prompt, [row for rows in pages for row in rows], response_format)
 
 
 def answer(prompt: str, rows: list[Row], response_format: dict[str, Any] | None) -> str:
