@@ -317,6 +317,12 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "expected one of the matrix datasets",
     ),
     (
+        "run-model-framework-not-for-task",
+        _patch("tasks", "vqa", frameworks=["vllm"]),
+        "runs/tesseract-vqa.yaml",
+        "model: model 'tesseract' is served by framework 'ocr', but task 'vqa' runs on vllm",
+    ),
+    (
         "experiment-executor",
         _patch("experiments", "default", executor="k8s"),
         "experiments/default.yaml",

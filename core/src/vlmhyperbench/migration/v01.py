@@ -342,7 +342,6 @@ def model_entries(vlm_base: Path) -> list[PlannedEntry]:
         data: dict[str, Any] = {
             "description": f"Imported from {vlm_base.name} line {row['_line']}",
             "framework": framework,
-            "model_family": row.get("model_family") or None,
             "model": model,
             "metadata": {
                 "v01_package": row.get("python_package"),
@@ -351,6 +350,7 @@ def model_entries(vlm_base: Path) -> list[PlannedEntry]:
                 if row.get("module") and row.get("class_name")
                 else None,
                 "hub_id": row["model_name"],
+                "model_family": row.get("model_family") or None,
             },
         }
         if framework in GPU_FRAMEWORKS:

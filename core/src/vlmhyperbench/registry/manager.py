@@ -419,6 +419,15 @@ class _CrossValidator:
         if not ok_task:
             return
         task: TaskEntry = self.registry.get("tasks", run.task)
+        if run.model in self.registry.entries.get("models", {}) and task.frameworks:
+            framework = self.registry.get("models", run.model).framework
+            if framework is not None and framework not in task.frameworks:
+                self._problem(
+                    item,
+                    (*loc, "model"),
+                    f"model {run.model!r} is served by framework {framework!r}, but task "
+                    f"{task.name!r} runs on {', '.join(task.frameworks)}",
+                )
         if run.metrics is not None:
             self._metrics_fit(item, (*loc, "metrics"), run.metrics, task)
         if ok_ds:

@@ -126,7 +126,11 @@ class TaskEntry(Entry):
     input: TaskInput = Field(default_factory=TaskInput)
     output: TaskOutput
     default_metrics: list[str] = Field(default_factory=list)
-    frameworks: list[str] = Field(default_factory=list, description="Frameworks that can run it.")
+    frameworks: list[str] = Field(
+        default_factory=list,
+        description="Frameworks whose models can run it (empty: any); a run pairing it with a "
+        "model of another framework is refused.",
+    )
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -172,10 +176,6 @@ class ModelEntry(Entry):
         default=None, description="Package entry of the adapter (default: the framework's)."
     )
     backend: str | None = Field(default=None, description="Backend name (default: framework's).")
-    model_family: str | None = None
-    model_class: str | None = Field(
-        default=None, description="Import path 'module:Class' of a model class (legacy adapters)."
-    )
     load_config: dict[str, Any] = Field(
         default_factory=dict,
         alias="model",
