@@ -13,6 +13,8 @@ from rich.table import Table
 from .cli_options import LimitOption, ModeOption, OverlayOption, RegistriesOption, WorkdirOption
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # logs and CI: wide enough for a table, never squeezed to 80
+    out = Console(highlight=False, soft_wrap=True, width=220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -31,6 +31,8 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # logs and CI: wide enough for a table, never squeezed to 80
+    out = Console(highlight=False, soft_wrap=True, width=220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 OverlayTarget = Annotated[

@@ -44,6 +44,9 @@ _IGNORED_DIRS = {
     ".pytest_cache",
     ".ruff_cache",
     ".mypy_cache",
+    ".hypothesis",  # hypothesis's example database changes on every test run
+    "test-results",
+    "playwright-report",
     "node_modules",
 }
 
