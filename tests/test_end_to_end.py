@@ -92,6 +92,34 @@ def test_run_scores_reports_and_reruns_from_cache(vlmhb, tmp_path: Path) -> None
     assert started == [], f"a cached re-run started stages: {started}\n{second.stderr}"
     assert "everything cached" in second.stdout
     assert list(csv.DictReader((report / "leaderboard.csv").open(encoding="utf-8"))) == rows
+    for row in rows:  # every quality column carries its 95% interval around it
+        assert float(row["anls_ci_low"]) <= float(row["anls"]) <= float(row["anls_ci_high"])
+
+    # Reading results back: a paired comparison a CI pipeline can gate on, parity, the plan.
+    a, b = "tesseract/small-vqa/vqa-question", "tesseract/small-vqa/vqa-collection"
+    compared = vlmhb("compare", a, b, "--workdir", str(workdir), "--json", check=True)
+    verdicts = json.loads(compared.stdout)
+    assert {"metric", "a", "b", "delta", "ci_low", "ci_high", "p_value", "verdict"} <= set(
+        verdicts[0]
+    )
+    assert {v["metric"] for v in verdicts} >= {"anls", "cer", "exact_match"}
+    for v in verdicts:
+        assert v["ci_low"] <= v["delta"] <= v["ci_high"] and 0 <= v["p_value"] <= 1
+        assert v["verdict"] in ("better", "worse", "no significant difference")
+    gate = vlmhb("compare", a, b, "--workdir", str(workdir), "--fail-on-regression")
+    assert gate.returncode == (1 if any(v["verdict"] == "worse" for v in verdicts) else 0)
+    unknown = vlmhb("compare", a, "nobody/x/y", "--workdir", str(workdir))
+    assert unknown.returncode == 2 and "known:" in unknown.stderr
+    parity = vlmhb(
+        "parity", "smoke", "--workdir", str(workdir), "--overlay", str(overlay), "--json"
+    )
+    variants = {(r["metric"], r["variant"]) for r in json.loads(parity.stdout)}
+    assert {("anls", "ours"), ("anls", "lmms-eval"), ("anls", "vlmevalkit")} <= variants
+    plan = vlmhb("plan", "smoke", "--workdir", str(workdir), "--overlay", str(overlay), check=True)
+    work_rows = [
+        line for line in plan.stdout.splitlines() if line.startswith(("│ infer", "│ eval"))
+    ]
+    assert work_rows and all("cached" in line for line in work_rows), plan.stdout
 
 
 def test_changing_a_metric_reruns_only_evaluation(vlmhb, tmp_path: Path) -> None:
