@@ -194,6 +194,31 @@ def web(session: nox.Session) -> None:
     session.run("npx", "playwright", "test", *session.posargs, external=True, env=env)
 
 
+@nox.session
+def server(session: nox.Session) -> None:
+    """The management server for a person, with the bench results (.work) imported."""
+    import secrets
+
+    folder = PACKAGES["server"]
+    session.install(*[str(dep) for dep in _local_dependencies(folder)], str(folder))
+    workdir = ROOT / ".work"
+    token = os.environ.get("VLMHB_SERVER_TOKEN") or secrets.token_urlsafe(24)
+    env = {"RUN_MODE": os.environ.get("RUN_MODE", "dev"), "VLMHB_SERVER_TOKEN": token}
+    if (workdir / "reports").is_dir():
+        session.run("vlmhb-server", "import", str(workdir), "--workdir", str(workdir), env=env)
+    session.log(f"open http://127.0.0.1:8080/?token={token}   (API: /api/docs?token={token})")
+    session.run(
+        "vlmhb-server",
+        "serve",
+        "--workdir",
+        str(workdir),
+        "--registries",
+        str(ROOT / "registries"),
+        *session.posargs,
+        env=env,
+    )
+
+
 @nox.session(python=False)
 def benchmarks(session: nox.Session) -> None:
     """Every bench/ script (each in its own uv environment), then one table: figure, value,

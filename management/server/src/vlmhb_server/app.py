@@ -1,0 +1,613 @@
+"""The FastAPI application: routes, lifespan (migrate, recover, supervise), auth middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from sqlalchemy import Select, func, or_, select
+from starlette.datastructures import UploadFile
+
+from . import __version__, core_bridge, figures, store
+from .auth import TokenAuth, TokenStore, install_log_redaction
+from .compare import compare_runs
+from .dashboard import add_dashboard
+from .db import Database, EventRow, Experiment, RunRow, SampleRow
+from .feed import FeedHub
+from .importer import import_experiment
+from .migrate import migrate
+from .settings import Settings
+from .supervisor import StateError, Supervisor
+
+MAX_PAGE = 1000
+_SAMPLE_PARAMS = {"run", "q", "sort", "order", "limit", "offset", "token"}
+
+
+class Services:
+    """What routes need, created with the app and started by its lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database = Database(settings.url)
+        self.tokens = TokenStore(self.database, settings.tokens)
+        self.feeds = FeedHub(self.database, settings.poll_interval_s, settings.ws_queue_size)
+        self.supervisor = Supervisor(settings, self.database, self.feeds)
+        self.schema: str | None = None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The server as an ASGI app; migrations run and workers start when it starts."""
+    services = Services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()
+        settings.server_dir.mkdir(parents=True, exist_ok=True)
+        services.schema = await migrate(services.database)
+        await services.tokens.refresh()
+        await services.supervisor.start()
+        try:
+            yield
+        finally:
+            await services.supervisor.shutdown()
+            await services.feeds.close()
+            await services.database.dispose()
+
+    app = FastAPI(
+        title="VLMHyperBench management server",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+    app.add_middleware(TokenAuth, store=services.tokens)
+    _routes(app, services)
+    add_dashboard(app)  # the built web UI at / (outside the token check; see dashboard.py)
+    return app
+
+
+def _not_found(experiment_id: int) -> HTTPException:
+    return HTTPException(404, f"no experiment {experiment_id}")
+
+
+def _routes(app: FastAPI, s: Services) -> None:
+    db = s.database
+
+    async def experiment_or_404(experiment_id: int) -> Experiment:
+        async with db.session() as session:
+            exp = await session.get(Experiment, experiment_id)
+        if exp is None:
+            raise _not_found(experiment_id)
+        return exp
+
+    @app.get("/api/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "schema": s.schema}
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        token = request.query_params.get("token")
+        url = "/api/openapi.json" + (f"?token={token}" if token else "")
+        return get_swagger_ui_html(openapi_url=url, title="vlmhb-server API")
+
+    @app.get("/api/registries/{kind}")
+    async def registries(kind: str) -> dict[str, Any]:
+        try:
+            entries = await asyncio.to_thread(
+                core_bridge.registry_entries, s.settings.registries, s.settings.mode, kind
+            )
+        except KeyError as exc:
+            raise HTTPException(404, str(exc).strip('"')) from exc
+        except core_bridge.InputError as exc:
+            raise HTTPException(
+                500, {"message": "the registries are invalid", "problems": exc.problems}
+            ) from exc
+        return {"kind": kind, "entries": entries}
+
+    @app.post("/api/experiments", status_code=201)
+    async def submit(request: Request) -> dict[str, Any]:
+        spec = await _read_spec(request)
+        try:
+            prepared = await asyncio.to_thread(
+                core_bridge.prepare,
+                spec,
+                s.settings.registries,
+                s.settings.mode,
+                s.settings.server_dir / "specs",
+            )
+        except core_bridge.InputError as exc:
+            raise HTTPException(
+                422, {"message": "the experiment cannot be run", "problems": exc.problems}
+            ) from exc
+        stages = {st["id"]: {**st, "state": "planned"} for st in prepared.stages}
+        async with db.session() as session:
+            exp = Experiment(
+                name=prepared.name,
+                status="queued",
+                spec=spec,
+                source="api",
+                stages=stages,
+                attempts=0,
+                cancel_requested=0,
+                created_at=time.time(),
+            )
+            session.add(exp)
+            await session.commit()
+        s.supervisor.kick()
+        return {"id": exp.id, "name": exp.name, "status": exp.status}
+
+    @app.get("/api/experiments")
+    async def list_experiments(
+        status: str | None = None,
+        name: str | None = None,
+        limit: int = Query(50, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        where = []
+        if status:
+            where.append(Experiment.status.in_(status.split(",")))
+        if name:
+            where.append(Experiment.name.ilike(f"%{name}%"))
+        async with db.session() as session:
+            total = (
+                await session.execute(select(func.count()).select_from(Experiment).where(*where))
+            ).scalar_one()
+            rows = (
+                await session.execute(
+                    select(Experiment)
+                    .where(*where)
+                    .order_by(Experiment.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).scalars()
+            items = [store.experiment_json(e, stages=False) for e in rows]
+            ids = [i["id"] for i in items]
+            best = await _best_per_task(session, ids)
+        for item in items:
+            item["best"] = best.get(item["id"], {})
+        return {"total": total, "items": items}
+
+    @app.get("/api/experiments/{experiment_id}")
+    async def get_experiment(experiment_id: int) -> dict[str, Any]:
+        return store.experiment_json(await experiment_or_404(experiment_id))
+
+    @app.post("/api/experiments/{experiment_id}/cancel")
+    async def cancel(experiment_id: int) -> dict[str, Any]:
+        try:
+            state = await s.supervisor.cancel(experiment_id)
+        except KeyError as exc:
+            raise _not_found(experiment_id) from exc
+        except StateError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"id": experiment_id, "status": state}
+
+    @app.post("/api/experiments/{experiment_id}/resume")
+    async def resume(experiment_id: int) -> dict[str, Any]:
+        try:
+            await s.supervisor.resume(experiment_id)
+        except KeyError as exc:
+            raise _not_found(experiment_id) from exc
+        except StateError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return {"id": experiment_id, "status": "queued"}
+
+    @app.websocket("/api/experiments/{experiment_id}/events")
+    async def events(websocket: WebSocket, experiment_id: int, after: int = 0) -> None:
+        async with db.session() as session:
+            exists = await session.get(Experiment, experiment_id)
+        await websocket.accept()
+        if exists is None:  # accepted first, so the client sees why (403 means a bad token)
+            await websocket.close(code=4404, reason=f"no experiment {experiment_id}")
+            return
+        client = await s.feeds.subscribe(experiment_id)
+        sent = after
+        try:
+            while True:  # replay what happened before this client subscribed
+                async with db.session() as session:
+                    rows = (
+                        await session.execute(
+                            select(EventRow.seq, EventRow.payload)
+                            .where(
+                                EventRow.experiment_id == experiment_id,
+                                EventRow.seq > sent,
+                                EventRow.seq <= client.start,
+                            )
+                            .order_by(EventRow.seq)
+                            .limit(1000)
+                        )
+                    ).all()
+                if not rows:
+                    break
+                for seq, payload in rows:
+                    await websocket.send_json({**payload, "seq": seq})
+                    sent = seq
+                    if payload.get("type") == store.FINISHED:
+                        await websocket.close(1000)
+                        return
+            while True:  # then live
+                await client.ready.wait()
+                client.ready.clear()
+                if client.overflow:
+                    break
+                while client.items:
+                    item = client.items.popleft()
+                    if item["seq"] <= sent:
+                        continue
+                    sent = item["seq"]  # a send cut short has already queued the frame
+                    client.sending = True
+                    await websocket.send_json(item)
+                    client.sending = False
+                    if item.get("type") == store.FINISHED:
+                        await websocket.close(1000)
+                        return
+                if client.overflow:
+                    break
+        except asyncio.CancelledError:
+            if not client.overflow:
+                raise
+        except WebSocketDisconnect:
+            return
+        finally:
+            s.feeds.unsubscribe(experiment_id, client)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(1013, f"client too slow; reconnect with ?after={sent}"), 2.0
+            )
+
+    @app.get("/api/experiments/{experiment_id}/leaderboard")
+    async def leaderboard(experiment_id: int) -> dict[str, Any]:
+        await experiment_or_404(experiment_id)
+        return {"rows": await _runs(db, experiment_id)}
+
+    @app.get("/api/experiments/{experiment_id}/samples")
+    async def samples(
+        experiment_id: int,
+        request: Request,
+        run: str | None = None,
+        q: str | None = None,
+        sort: str = "id",
+        order: str = Query("asc", pattern="^(asc|desc)$"),
+        limit: int = Query(50, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0),
+    ) -> JSONResponse:
+        where: list[Any] = [SampleRow.experiment_id == experiment_id]
+        if run:
+            where.append(SampleRow.run.in_(run.split(",")))
+        if q:
+            pattern = f"%{q}%"
+            where.append(
+                or_(
+                    SampleRow.question.ilike(pattern),
+                    SampleRow.answer.ilike(pattern),
+                    SampleRow.reference.ilike(pattern),
+                    SampleRow.sample_id.ilike(pattern),
+                )
+            )
+        for key, value in request.query_params.items():
+            if key in _SAMPLE_PARAMS:
+                continue
+            if key == "doc_class":
+                where.append(SampleRow.doc_class == value)
+            elif key == "question_type":
+                where.append(SampleRow.question_type == value)
+            else:
+                where.append(SampleRow.meta[key].as_string() == value)
+        sort_columns = {
+            "id": SampleRow.id,
+            "sample_id": SampleRow.sample_id,
+            "run": SampleRow.run,
+            "latency_s": SampleRow.latency_s,
+            "doc_class": SampleRow.doc_class,
+            "question_type": SampleRow.question_type,
+        }
+        metric = sort.removeprefix("score:")
+        column = sort_columns.get(sort, SampleRow.scores[metric].as_float())
+        ordered = column.desc() if order == "desc" else column.asc()
+        if sort not in ("id", "sample_id", "run"):  # NULLS LAST would keep SQLite off the index
+            ordered = ordered.nulls_last()
+        async with db.session() as session:
+            total = (
+                await session.execute(select(func.count()).select_from(SampleRow).where(*where))
+            ).scalar_one()
+            if not total and await session.get(Experiment, experiment_id) is None:
+                raise _not_found(experiment_id)
+            query: Select[Any] = (
+                select(SampleRow)
+                .where(*where)
+                .order_by(ordered, SampleRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            rows = (await session.execute(query)).scalars().all()
+        # plain JSON: the items are JSON already, FastAPI's encoder pass would only cost time
+        return JSONResponse(
+            {"total": total, "items": [_sample_json(experiment_id, r) for r in rows]}
+        )
+
+    @app.get("/api/experiments/{experiment_id}/samples/{row_id}/image")
+    async def image(experiment_id: int, row_id: int, i: int = Query(0, ge=0)) -> FileResponse:
+        async with db.session() as session:
+            row = await session.get(SampleRow, row_id)
+            exp = await session.get(Experiment, experiment_id)
+            run = (
+                await session.execute(
+                    select(RunRow).where(
+                        RunRow.experiment_id == experiment_id,
+                        RunRow.run == (row.run if row else ""),
+                    )
+                )
+            ).scalar_one_or_none()
+        if row is None or exp is None or row.experiment_id != experiment_id:
+            raise HTTPException(404, f"no sample {row_id} in experiment {experiment_id}")
+        images = (row.meta or {}).get("images") or ([row.image_path] if row.image_path else [])
+        if i >= len(images):
+            raise HTTPException(
+                404, f"sample {row.sample_id} has {len(images)} image(s), not {i + 1}"
+            )
+        workdir = Path((exp.spec or {}).get("_workdir") or s.settings.workdir)
+        roots = core_bridge.data_roots(workdir)
+        if run is not None and (run.extra or {}).get("data_root"):
+            roots.append(Path(run.extra["data_root"]))
+        path = Path(images[i]).resolve()
+        if not any(path.is_relative_to(root.resolve()) for root in roots):
+            raise HTTPException(403, f"image of sample {row.sample_id} is outside the data cache")
+        if not path.is_file():
+            raise HTTPException(404, f"image of sample {row.sample_id} is missing: {path.name}")
+        return FileResponse(path)
+
+    @app.get("/api/experiments/{experiment_id}/figures")
+    async def figure_list(experiment_id: int) -> list[dict[str, str]]:
+        await experiment_or_404(experiment_id)
+        board = figures.Board(runs=await _runs(db, experiment_id))
+        return [{"name": n, "title": t} for n, (t, _, _) in figures.catalogue(board).items()]
+
+    @app.get("/api/experiments/{experiment_id}/figures/{name}")
+    async def figure(experiment_id: int, name: str) -> Response:
+        await experiment_or_404(experiment_id)
+        board = figures.Board(runs=await _runs(db, experiment_id))
+        found = figures.catalogue(board).get(name)
+        if found is None:
+            raise HTTPException(
+                404,
+                f"no figure {name!r}; expected one of {', '.join(figures.catalogue(board))}",
+            )
+        _, build, needs_samples = found
+        if needs_samples:
+            board.samples = await _figure_samples(db, experiment_id)
+        fig = await asyncio.to_thread(build, board)
+        return Response(fig.to_json(), media_type="application/json")
+
+    @app.get("/api/compare")
+    async def compare(a: str, b: str) -> dict[str, Any]:
+        left, right = await _side(db, a, "a"), await _side(db, b, "b")
+        pairs: list[tuple[dict[str, Any], dict[str, Any]]]
+        if len(left) == 1 and len(right) == 1:
+            pairs = [(left[0], right[0])]
+        else:
+            by_key = {_key(r): r for r in right}
+            pairs = [(r, by_key[_key(r)]) for r in left if _key(r) in by_key]
+            if not pairs:
+                raise HTTPException(
+                    422, f"{a} and {b} share no run (same model, dataset, prompt and task)"
+                )
+        results = []
+        for ra, rb in pairs:
+            sa = await _sample_scores(db, ra["experiment_id"], ra["run"])
+            sb = await _sample_scores(db, rb["experiment_id"], rb["run"])
+            results.append(await asyncio.to_thread(compare_runs, ra, rb, sa, sb))
+        return {"a": a, "b": b, "runs": results}
+
+    @app.post("/api/import", status_code=201)
+    async def import_workdir(body: dict[str, Any]) -> dict[str, Any]:
+        raw = body.get("workdir")
+        if not isinstance(raw, str) or not raw:
+            raise HTTPException(422, "workdir: expected the path of a vlmhb work dir")
+        workdir = Path(raw).expanduser().resolve()
+        names = core_bridge.experiments_in(workdir)
+        wanted = body.get("experiments")
+        if wanted:
+            missing = [n for n in wanted if n not in names]
+            if missing:
+                raise HTTPException(
+                    404,
+                    f"workdir {workdir}: no report for {', '.join(missing)} (has: {', '.join(names) or 'none'})",
+                )
+            names = list(wanted)
+        if not names:
+            raise HTTPException(404, f"workdir {workdir}: no reports/<experiment>/runs.json found")
+        imported = [
+            await import_experiment(s.database, workdir, name, notify=s.feeds.notify)
+            for name in names
+        ]
+        return {"imported": imported}
+
+
+async def _read_spec(request: Request) -> dict[str, Any]:
+    """The submitted experiment: JSON ``{experiment|yaml|user_config, limit, overrides}`` or a
+    multipart form with a ``user_config`` file (and optional ``limit``)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("user_config")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(
+                422, "user_config: expected a file field with a v0.1 user_config.csv"
+            )
+        raw = await upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(422, f"user_config: {upload.filename}: not UTF-8 text") from exc
+        body: dict[str, Any] = {"user_config": text}
+        if form.get("limit"):
+            body["limit"] = form.get("limit")
+    else:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise HTTPException(
+                422, "body: expected JSON (or a multipart user_config file)"
+            ) from exc
+        if not isinstance(body, dict):
+            raise HTTPException(422, "body: expected a JSON object")
+    given = [k for k in ("experiment", "yaml", "user_config") if body.get(k) not in (None, "")]
+    if len(given) != 1:
+        raise HTTPException(
+            422, "body: expected exactly one of 'experiment' (a name), 'yaml' or 'user_config'"
+        )
+    unknown = sorted(set(body) - {"experiment", "yaml", "user_config", "limit", "overrides"})
+    if unknown:
+        raise HTTPException(422, f"body: unknown field(s) {', '.join(unknown)}")
+    spec: dict[str, Any] = {given[0]: body[given[0]]}
+    if not isinstance(spec[given[0]], str):
+        raise HTTPException(422, f"{given[0]}: expected a string")
+    if body.get("limit") is not None:
+        try:
+            limit = int(body["limit"])
+        except (TypeError, ValueError):
+            limit = 0
+        if limit <= 0 or str(body["limit"]).strip() != str(limit):
+            raise HTTPException(422, f"limit: expected a positive integer, got {body['limit']!r}")
+        spec["limit"] = limit
+    if body.get("overrides") is not None:
+        if given[0] != "experiment" or not isinstance(body["overrides"], dict):
+            raise HTTPException(422, "overrides: expected a mapping, with 'experiment' only")
+        spec["overrides"] = body["overrides"]
+    return spec
+
+
+def _run_json(row: RunRow) -> dict[str, Any]:
+    extra = dict(row.extra or {})
+    extra.pop("data_root", None)
+    return {
+        "experiment_id": row.experiment_id,
+        "run": row.run,
+        "model": row.model,
+        "dataset": row.dataset,
+        "prompt": row.prompt,
+        "task": row.task,
+        "output_kind": row.output_kind,
+        "metrics": row.metrics or {},
+        **extra,
+    }
+
+
+async def _runs(db: Database, experiment_id: int) -> list[dict[str, Any]]:
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(RunRow).where(RunRow.experiment_id == experiment_id).order_by(RunRow.id)
+            )
+        ).scalars()
+        return [_run_json(r) for r in rows]
+
+
+async def _best_per_task(session: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    rows = (await session.execute(select(RunRow).where(RunRow.experiment_id.in_(ids)))).scalars()
+    best: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        metric = next(iter(row.metrics or {}), None)
+        value = (row.metrics or {}).get(metric) if metric else None
+        if not isinstance(value, int | float):
+            continue
+        tasks = best.setdefault(row.experiment_id, {})
+        current = tasks.get(row.task)
+        better = figures.higher_is_better(metric)
+        if current is None or (value > current["value"] if better else value < current["value"]):
+            tasks[row.task] = {
+                "metric": metric,
+                "value": value,
+                "model": row.model,
+                "prompt": row.prompt,
+            }
+    return best
+
+
+def _sample_json(experiment_id: int, row: SampleRow) -> dict[str, Any]:
+    meta = dict(row.meta or {})
+    images = meta.get("images") or []
+    base = f"/api/experiments/{experiment_id}/samples/{row.id}/image"
+    if len(images) > 1:
+        meta["image_urls"] = [f"{base}?i={i}" for i in range(len(images))]
+    return {
+        "id": row.id,
+        "run": row.run,
+        "sample_id": row.sample_id,
+        "question": row.question,
+        "reference": row.reference,
+        "answer": row.answer,
+        "scores": row.scores or {},
+        "latency_s": row.latency_s,
+        "doc_class": row.doc_class,
+        "question_type": row.question_type,
+        "image_url": base if (images or row.image_path) else None,
+        "metadata": meta,
+    }
+
+
+async def _figure_samples(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(
+                SampleRow.run,
+                SampleRow.doc_class,
+                SampleRow.latency_s,
+                SampleRow.scores,
+                SampleRow.answer,
+                SampleRow.meta,
+            ).where(SampleRow.experiment_id == experiment_id)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def _sample_scores(db: Database, experiment_id: int, run: str) -> dict[str, dict[str, Any]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(SampleRow.sample_id, SampleRow.answer, SampleRow.scores).where(
+                SampleRow.experiment_id == experiment_id, SampleRow.run == run
+            )
+        )
+        return {sid: {"answer": answer, "scores": scores or {}} for sid, answer, scores in rows}
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (row["model"], row["dataset"], row["prompt"], row["task"])
+
+
+async def _side(db: Database, ref: str, label: str) -> list[dict[str, Any]]:
+    """``ref``: an experiment id, or ``<id>:<run>`` (run name or model/dataset/prompt)."""
+    head, _, run = ref.partition(":")
+    try:
+        experiment_id = int(head)
+    except ValueError as exc:
+        raise HTTPException(
+            422, f"{label}: expected an experiment id or <id>:<run>, got {ref!r}"
+        ) from exc
+    rows = await _runs(db, experiment_id)
+    if not rows:
+        raise HTTPException(404, f"{label}: experiment {experiment_id} has no results")
+    if not run:
+        return rows
+    chosen = [r for r in rows if run in (r["run"], f"{r['model']}/{r['dataset']}/{r['prompt']}")]
+    if not chosen:
+        raise HTTPException(
+            404,
+            f"{label}: no run {run!r} in experiment {experiment_id} (has: "
+            f"{', '.join(r['run'] for r in rows)})",
+        )
+    return chosen
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,160 @@
+"""``vlmhb-server``: serve (the default), ``token create``, ``migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from .db import Database, redact_url
+from .settings import Settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", type=Path, default=Path(".work"), help="default: .work")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy async URL (default: sqlite+aiosqlite:///<workdir>/server.sqlite; "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vlmhb-server",
+        description="VLMHyperBench management server. Every route but GET /api/health needs "
+        "'Authorization: Bearer <token>' (tokens: VLMHB_SERVER_TOKEN, `vlmhb-server token create`).",
+    )
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the server (the default command)")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--registries", type=Path, default=Path("registries"))
+    serve.add_argument("--mode", default=None, help="registry mode (default: RUN_MODE or prod)")
+    serve.add_argument("--max-concurrent", type=int, default=1, help="experiments run at once")
+    serve.add_argument(
+        "--executor", default=None, help="executor for runs (default: the experiment's)"
+    )
+    serve.add_argument(
+        "--no-resume", action="store_true", help="leave interrupted experiments for a manual resume"
+    )
+    serve.add_argument("--ws-queue-size", type=int, default=1000, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-module", default="vlmhb_server.worker", help=argparse.SUPPRESS)
+    serve.add_argument("--log-level", default="info")
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it (shown once)")
+    _common(create)
+    create.add_argument("--name", default="default", help="a label for the token")
+    migrate_cmd = sub.add_parser("migrate", help="apply database migrations and exit")
+    _common(migrate_cmd)
+    imp = sub.add_parser(
+        "import", help="bring the reports of CLI runs in a work dir into the database"
+    )
+    _common(imp)
+    imp.add_argument("source", type=Path, help="the work dir of `vlmhb run` (e.g. .work)")
+    imp.add_argument("--experiment", action="append", help="only these (default: every report)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+        args_list = ["serve", *args_list]
+    args = _parser().parse_args(args_list)
+    from .migrate import SchemaError, migrate
+
+    if args.command in ("token", "migrate", "import"):
+        settings = Settings(workdir=args.workdir, database_url=args.database_url)
+        settings.workdir.mkdir(parents=True, exist_ok=True)
+
+        async def run() -> str:
+            database = Database(settings.url)
+            try:
+                revision = await migrate(database)
+                if args.command == "migrate":
+                    return f"{redact_url(settings.url)}: schema at revision {revision}"
+                if args.command == "import":
+                    return await _import(database, args.source, args.experiment)
+                from .auth import create_token
+
+                return await create_token(database, args.name)
+            finally:
+                await database.dispose()
+
+        try:
+            print(asyncio.run(run()))
+        except (SchemaError, FileNotFoundError) as exc:
+            print(f"vlmhb-server: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    return _serve(args)
+
+
+async def _import(database: Database, source: Path, only: list[str] | None) -> str:
+    from . import core_bridge
+    from .importer import import_experiment
+
+    workdir = source.expanduser().resolve()
+    names = only or core_bridge.experiments_in(workdir)
+    if not names:
+        raise FileNotFoundError(f"{workdir}: no reports/<experiment>/runs.json to import")
+    lines = []
+    for name in names:
+        done = await import_experiment(database, workdir, name)
+        lines.append(
+            f"imported {name} from {workdir} as experiment {done['id']}: "
+            f"{done['runs']} runs, {done['samples']} samples"
+        )
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .auth import install_log_redaction
+    from .migrate import SchemaError
+
+    settings = Settings(
+        workdir=args.workdir,
+        registries=args.registries,
+        database_url=args.database_url,
+        mode=args.mode,
+        max_concurrent=args.max_concurrent,
+        resume_interrupted=not args.no_resume,
+        executor=args.executor,
+        ws_queue_size=args.ws_queue_size,
+        worker_module=args.worker_module,
+    )
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    install_log_redaction()
+    if not settings.tokens:
+        print(
+            "vlmhb-server: no VLMHB_SERVER_TOKEN set; only tokens made by "
+            "`vlmhb-server token create` are accepted",
+            file=sys.stderr,
+        )
+    print(
+        f"vlmhb-server: http://{args.host}:{args.port}/api/docs  database "
+        f"{redact_url(settings.url)}  workdir {settings.workdir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws="websockets",
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except SchemaError as exc:
+        print(f"vlmhb-server: {exc}", file=sys.stderr)
+        return 2
+    return 0 if server.started else 2

@@ -1,0 +1,57 @@
+"""Server settings: one object built from the command line (or by tests and embedders)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_database_url(workdir: Path) -> str:
+    return f"sqlite+aiosqlite:///{Path(workdir).resolve() / 'server.sqlite'}"
+
+
+@dataclass
+class Settings:
+    """What the server needs to know; every path is resolved once, here."""
+
+    workdir: Path = Path(".work")
+    registries: Path = Path("registries")
+    database_url: str | None = None
+    mode: str | None = field(default_factory=lambda: os.environ.get("RUN_MODE"))
+    #: experiments run at once, each in its own worker process
+    max_concurrent: int = 1
+    #: requeue experiments a previous server left interrupted
+    resume_interrupted: bool = True
+    #: executor plugin for runs (None: what the experiment names)
+    executor: str | None = None
+    #: events buffered per WebSocket client before a slow one is disconnected
+    ws_queue_size: int = 1000
+    #: how often the event feed looks for events written by workers
+    poll_interval_s: float = 0.1
+    #: the worker's Python module (a test may name a scripted stand-in for the core's run)
+    worker_module: str = "vlmhb_server.worker"
+    #: tokens accepted besides the database's (e.g. VLMHB_SERVER_TOKEN)
+    tokens: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir).resolve()
+        self.registries = Path(self.registries).resolve()
+        if not self.database_url:
+            self.database_url = default_database_url(self.workdir)
+        env_token = os.environ.get("VLMHB_SERVER_TOKEN")
+        if env_token and env_token not in self.tokens:
+            self.tokens.append(env_token)
+
+    @property
+    def url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def server_dir(self) -> Path:
+        """The server's own files in the work dir: specs, worker logs, event files."""
+        return self.workdir / "server"
+
+    def experiment_dir(self, experiment_id: int) -> Path:
+        return self.server_dir / "experiments" / str(experiment_id)

@@ -1,0 +1,323 @@
+"""Test helpers: a work dir in the core's file layout, and the server as a real process."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+REGISTRIES = REPO / "registries"
+#: the registries the test servers use; conftest points it at a validated copy of REGISTRIES
+ACTIVE = {"registries": REGISTRIES}
+TOKEN = "test-token-9f2c1e"
+# a valid 1x1 PNG, so image routes serve a real image file
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+DOC_CLASSES = ["passport", "snils", "invoice"]
+VQA_METRICS = ["anls", "exact_match"]
+JSON_METRICS = ["field_f1"]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def make_workdir(
+    workdir: Path,
+    experiment: str = "demo",
+    *,
+    models: tuple[str, ...] = ("tesseract", "rapidocr"),
+    samples: int = 12,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Files exactly where and as the core writes them (datasets/, runs/, evals/, reports/):
+    a VQA run and a JSON-extraction run per model, with answers, per-sample scores, images."""
+    rng = random.Random(seed)
+    workdir = Path(workdir)
+    generated = workdir / "generated" / "gen0001"
+    generated.mkdir(parents=True, exist_ok=True)
+    datasets = {
+        "synthetic-docs-vqa": ("vqa", "text", "vqa-question", VQA_METRICS),
+        "synthetic-docs-passport-fields": ("passport-fields", "json", "fields-json", JSON_METRICS),
+    }
+    runs_meta, board = [], []
+    for d_index, (dataset, (task, kind, prompt, metrics)) in enumerate(datasets.items()):
+        sync_id = f"sync{d_index:012d}"
+        items = []
+        for i in range(samples):
+            image = generated / f"{dataset}-{i}.png"
+            image.write_bytes(PNG)
+            doc = DOC_CLASSES[i % 3]
+            item: dict[str, Any] = {
+                "id": f"{dataset}-{i}",
+                "images": [str(image)],
+                "prompt_vars": {"question": f"What is field {i}?"},
+                "doc_class": doc,
+                "question_type": "date" if i % 2 else "name",
+                "metadata": {"split": "test", "lang": "ru" if doc != "invoice" else "en"},
+            }
+            if kind == "json":
+                item["fields"] = {"surname": f"IVANOV{i}", "number": f"{1000 + i}"}
+            else:
+                item["reference"] = f"answer {i}"
+            items.append(item)
+        sync_dir = workdir / "datasets" / sync_id
+        sync_dir.mkdir(parents=True, exist_ok=True)
+        (sync_dir / "samples.jsonl").write_text(
+            "".join(json.dumps(s, sort_keys=True) + "\n" for s in items), encoding="utf-8"
+        )
+        _write_json(
+            sync_dir / "manifest.json",
+            {
+                "fingerprint": "sha256:0",
+                "samples": samples,
+                "images": samples,
+                "root": str(generated),
+            },
+        )
+        for m_index, model in enumerate(models):
+            run = f"{model}__{dataset}__{prompt}"
+            infer_id, eval_id = f"inf{d_index}{m_index:011d}", f"evl{d_index}{m_index:011d}"
+            infer_dir, eval_dir = workdir / "runs" / infer_id, workdir / "evals" / eval_id
+            _write_json(
+                infer_dir / "run.json",
+                {
+                    "infer_id": infer_id,
+                    "run": run,
+                    "sync_id": sync_id,
+                    "task": {"name": task, "output": {"kind": kind}},
+                },
+            )
+            answers, per_sample = [], []
+            for item in items:
+                good = rng.random() < (0.9 if m_index == 0 else 0.5)
+                if kind == "json":
+                    fields = (
+                        dict(item["fields"])
+                        if good
+                        else {"surname": "X", "number": item["fields"]["number"]}
+                    )
+                    answer = json.dumps(fields)
+                else:
+                    answer = item["reference"] if good else "wrong"
+                latency = round(0.1 + rng.random() * (0.3 if m_index == 0 else 1.0), 4)
+                answers.append(
+                    {
+                        "id": item["id"],
+                        "answer": answer,
+                        "parse_status": "ok" if kind == "json" else "text",
+                        "latency_s": latency,
+                        "started_at": 1000.0,
+                        "finished_at": 1000.0 + latency,
+                    }
+                )
+                scores = [1.0 if good else 0.0 for _ in metrics]
+                per_sample.append(
+                    [item["id"], item["doc_class"], item["question_type"], "ok", answer, *scores]
+                )
+            infer_dir.mkdir(parents=True, exist_ok=True)
+            (infer_dir / "answers.jsonl").write_text(
+                "".join(json.dumps(a) + "\n" for a in answers), encoding="utf-8"
+            )
+            eval_dir.mkdir(parents=True, exist_ok=True)
+            with (eval_dir / "per_sample.csv").open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(
+                    ["id", "doc_class", "question_type", "parse_status", "answer", *metrics]
+                )
+                writer.writerows(per_sample)
+            means = {
+                m: round(sum(r[5 + k] for r in per_sample) / len(per_sample), 4)
+                for k, m in enumerate(metrics)
+            }
+            runs_meta.append(
+                {
+                    "run": run,
+                    "model": model,
+                    "dataset": dataset,
+                    "prompt": prompt,
+                    "task": task,
+                    "infer_id": infer_id,
+                    "eval_id": eval_id,
+                    "error": None,
+                    "complete": True,
+                    "metric_versions": {},
+                }
+            )
+            latencies = sorted(a["latency_s"] for a in answers)
+            board.append(
+                {
+                    "run": run,
+                    "model": model,
+                    "dataset": dataset,
+                    "task": task,
+                    "prompt": prompt,
+                    **means,
+                    "samples": samples,
+                    "failed": 0,
+                    "latency_p50_s": latencies[len(latencies) // 2],
+                    "status": "ok",
+                }
+            )
+    report = workdir / "reports" / experiment
+    _write_json(report / "runs.json", runs_meta)
+    columns = [
+        "run",
+        "model",
+        "dataset",
+        "task",
+        "prompt",
+        *VQA_METRICS,
+        *JSON_METRICS,
+        "samples",
+        "failed",
+        "latency_p50_s",
+        "status",
+    ]
+    with (report / "leaderboard.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(board)
+    events = [
+        {
+            "type": "stage_started",
+            "stage_id": "s1",
+            "stage_kind": "report",
+            "name": f"report {experiment}",
+            "ts": 1.0,
+        },
+        {
+            "type": "stage_finished",
+            "stage_id": "s1",
+            "stage_kind": "report",
+            "name": f"report {experiment}",
+            "ts": 2.0,
+            "outputs": {},
+        },
+    ]
+    (report / "events.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8"
+    )
+    return {"runs": runs_meta, "board": board, "samples_per_run": samples}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """``vlmhb-server`` started as a real process on 127.0.0.1."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        *,
+        scripted: bool = True,
+        env: dict[str, str] | None = None,
+        extra: list[str] | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.database_url = database_url
+        self.scripted = scripted
+        self.env = {**os.environ, "VLMHB_SERVER_TOKEN": TOKEN, **(env or {})}
+        self.extra = list(extra or [])
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.log = self.workdir / "server-process.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        self.port = free_port()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "vlmhb_server",
+            "serve",
+            "--port",
+            str(self.port),
+            "--workdir",
+            str(self.workdir),
+            "--database-url",
+            self.database_url,
+            "--registries",
+            str(ACTIVE["registries"]),
+            "--mode",
+            "dev",
+            *self.extra,
+        ]
+        if self.scripted:
+            command += ["--worker-module", str(HERE / "scripted_worker.py")]
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=handle, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.output()}"
+                )
+            try:
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start in {timeout_s} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+
+
+async def wait_status(
+    client: httpx.AsyncClient, exp_id: int, statuses: set[str], timeout_s: float = 120
+) -> dict:
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = (await client.get(f"/api/experiments/{exp_id}")).json()
+        if data["status"] in statuses:
+            return data
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"experiment {exp_id} still {data['status']} after {timeout_s} s")
