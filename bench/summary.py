@@ -73,6 +73,12 @@ RECIPES = {
         env={"RUN_MODE": "dev"},
         needs=["tesseract"],
     ),
+    "ray_executor": Recipe(
+        "bench_ray_executor.py",
+        [*CORE, "./executors/ray-executor"],
+        env={"RUN_MODE": "dev"},
+        needs=["tesseract"],
+    ),
     # bench_transformers.py needs torch from a local wheel folder (see its header): run it by
     # hand on a machine that has one; it is listed, not run, here.
 }

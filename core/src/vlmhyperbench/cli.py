@@ -208,7 +208,7 @@ def status(
         return
     live = Table("model", "executor", "pid / container", "port", "run pid", title="model servers")
     for _, record in servers:
-        what = record.get("container") or record.get("pid")
+        what = record.get("container") or record.get("pid") or record.get("actor")
         live.add_row(
             str(record.get("model")),
             str(record.get("executor")),

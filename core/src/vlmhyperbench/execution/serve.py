@@ -261,7 +261,7 @@ def stop_orphans(workdir: Workdir, executor: Any, say: Any = print) -> list[str]
         elif hasattr(executor, "stop_recorded"):
             done = executor.stop_recorded(record)
         if done:
-            what = record.get("container") or f"pid {record.get('pid')}"
+            what = record.get("container") or record.get("actor") or f"pid {record.get('pid')}"
             say(
                 f"stopped a model server left by a dead run: {record.get('model')} ({what}, "
                 f"port {record.get('port')})"
