@@ -238,6 +238,16 @@ def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -
             locks = list((workdir / "evals").glob("*/environment.lock"))
             assert locks and "metrics/text-metrics" in locks[0].read_text()  # bill of materials
         assert scores["docker"] == scores["local"]
+        # The generated data itself is byte-identical wherever it was made: the fingerprint
+        # covers every image's bytes (host venv vs Debian container, different libraries).
+        fingerprints = {
+            executor: {
+                json.loads(p.read_text(encoding="utf-8"))["fingerprint"]
+                for p in (tmp_path / executor / "datasets").glob("*/manifest.json")
+            }
+            for executor in ("local", "docker")
+        }
+        assert fingerprints["docker"] == fingerprints["local"] != set()
         containers = engine.client().containers.list(all=True)
         assert containers == [], f"containers left behind: {containers}"
     finally:
