@@ -32,8 +32,8 @@ RUN_RECORD = "run.json"
 """``<workdir>/run.json``: the pid of the run using the work dir (for ``vlmhb stop``)."""
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Like KeyboardInterrupt: not a stage's error, so no stage body may swallow it."""
 
 
 def plan_for(
