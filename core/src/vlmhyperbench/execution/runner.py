@@ -41,9 +41,6 @@ class RunOutcome:
     def errors(self) -> list[str]:
         return [f"{r.run.name}: {r.error}" for r in self.results if r.error]
 
-    def stage_time_s(self) -> dict[str, float]:
-        return {}
-
 
 class ExperimentRunner:
     def __init__(

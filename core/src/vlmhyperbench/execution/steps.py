@@ -7,6 +7,7 @@ from typing import Any
 
 from ..stages.stage_configs import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
 from ..workdir import Workdir, read_json
+from .events import LogLine
 from .identity import content_hash
 from .lifecycle import SkipStage
 from .scripts import ScriptRunner
@@ -75,9 +76,8 @@ def sync_body(
         )
         if not accept_data_change:
             raise DataChangedError(message)
-        scripts.bus.publish_line(
-            '@@vlmhb-event {"type": "log", "line": ' + _json_string(message) + "}",
-            {"stage_id": stage.id, "stage_kind": "sync", "name": stage.name},
+        scripts.bus.publish(
+            LogLine(stage_id=stage.id, stage_kind="sync", name=stage.name, line=message)
         )
     return {
         "fingerprint": fingerprint,
@@ -85,12 +85,6 @@ def sync_body(
         "images": manifest["images"],
         "checksum_pinned": bool(dataset.checksum),
     }
-
-
-def _json_string(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)
 
 
 def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Workdir) -> dict:
