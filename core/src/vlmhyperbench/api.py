@@ -127,8 +127,10 @@ def run_plan(
     bus.subscribe(log)
     for subscriber in subscribers:
         bus.subscribe(subscriber)
-    env_manager = _environments(registry)
-    resolver = PackageResolver(registry, env_manager, registry.mode)
+    resolver = plan.resolver
+    if resolver is None or resolver.registry is not registry:
+        resolver = PackageResolver(registry, _environments(registry), registry.mode)
+    env_manager = resolver.env_manager
     context = ExecutorContext(
         env_manager=env_manager,
         repo_root=registry.repo_root,

@@ -167,7 +167,7 @@ class BenchmarkPlanner:
                     report=report,
                 )
             )
-        return Plan(experiment=experiment, runs=runs, stages=stages)
+        return Plan(experiment=experiment, runs=runs, stages=stages, resolver=self.resolver)
 
     def sync_stage(self, dataset: DatasetEntry) -> SyncStage:
         max_images = self.registry.get("tasks", dataset.task).input.images

@@ -9,7 +9,7 @@ before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..registry import (
     DatasetEntry,
@@ -115,6 +115,9 @@ class Plan:
     experiment: ExperimentEntry
     runs: list[PlannedRun]
     stages: list[Stage]
+    #: The PackageResolver the ids were computed with: running the plan reuses its resolutions
+    #: (no second git ls-remote or folder hashing per package).
+    resolver: Any = field(default=None, repr=False, compare=False)
 
     def of(self, cls: type[Stage]) -> list:
         return [s for s in self.stages if isinstance(s, cls)]
