@@ -345,7 +345,7 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "report-unknown-kind",
         _patch("reports", "leaderboard", kind="pie"),
         "reports/leaderboard.yaml",
-        "kind: expected 'leaderboard', 'html' or 'v01'",
+        "kind: no installed report kind 'pie' (installed: html, leaderboard",
     ),
     (
         "not-utf8",

@@ -59,7 +59,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-score existing answers under every variant of their metrics (lmms-eval, VLMEvalKit,
         jiwer definitions) and show how far each is from ours. No inference."""
-        from .analysis import CompareError
+        from vlmhb_reports import RunNotFound
+
         from .analysis.parity import parity as run_parity
         from .cli import load_registry
         from .cli_run import EXIT_BAD_INPUT
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
         registry = load_registry(registries, mode, overlay)
         try:
             rows = run_parity(registry, workdir, ref)
-        except CompareError as exc:
+        except RunNotFound as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         if as_json:
@@ -98,8 +99,9 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Bootstrap and permutation seed.")] = 0,
     ) -> None:
         """Paired comparison on shared samples: delta, 95% CI, p-value and a verdict per metric."""
-        from .analysis import CompareError
-        from .analysis import compare as run_compare
+        from vlmhb_reports import CompareError
+        from vlmhb_reports import compare as run_compare
+
         from .cli_run import EXIT_BAD_INPUT
 
         try:

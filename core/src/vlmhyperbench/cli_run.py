@@ -15,11 +15,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from vlmhb_dependency_injector import DependencyError
+from vlmhb_reports import quality_columns
 
 from .api import plan_experiment, run_plan
 from .execution.planner import PlanError
 from .execution.progress import ConsoleProgress
-from .execution.report import quality_columns
 from .execution.stages import Plan
 from .execution.user_config import UserConfigError, experiment_from_user_config
 from .executors import ExecutorError

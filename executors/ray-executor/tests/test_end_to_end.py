@@ -30,7 +30,7 @@ def _overlay(root: Path, models: dict[str, dict]) -> Path:
 
 def _quality(path: Path) -> dict[str, dict[str, str]]:
     """Leaderboard rows by run, holding only the score columns (speed and memory differ)."""
-    from vlmhyperbench.execution.report import quality_columns
+    from vlmhb_reports import quality_columns
 
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)

@@ -1,6 +1,5 @@
-"""Reading results back: paired comparisons of runs, and time estimates for a plan."""
+"""Reading a plan against past runs: time estimates (``vlmhb plan``) and metric parity."""
 
-from .compare import CompareError, compare
 from .estimate import StageEstimate, estimate
 
-__all__ = ["CompareError", "StageEstimate", "compare", "estimate"]
+__all__ = ["StageEstimate", "estimate"]

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vlmhb_reports import runs_index, select_runs
+
 from ..execution.events import EventBus
 from ..execution.identity import PackageResolver
 from ..execution.scripts import ScriptRunner
@@ -19,7 +21,6 @@ from ..execution.stages import Stage
 from ..registry import Registry
 from ..stages.stage_configs import EvalConfig, ParityConfig, ParityRun
 from ..workdir import Workdir
-from .compare import _runs_index, _select
 
 
 class _ParityStage(Stage):
@@ -32,7 +33,7 @@ def parity(registry: Registry, workdir: Path, ref: str) -> list[dict[str, Any]]:
     from ..executors.local import LocalExecutor
 
     folders = Workdir(workdir)
-    runs = _select(_runs_index(folders), ref)
+    runs = select_runs(runs_index(workdir), ref)
     manager = EnvironmentManager(os.environ.get("VLMHB_ENV_CACHE"), base_dir=registry.repo_root)
     resolver = PackageResolver(registry, manager, registry.mode)
     scripts = ScriptRunner(LocalExecutor(manager), resolver, EventBus(), registry.mode)

@@ -1,95 +1,25 @@
-"""Every Plotly figure of an experiment, built in one place from the work dir's files.
+"""Every Plotly figure of an experiment, built in one place from :class:`RunData`.
 
 ``report.html`` embeds these figures and the management server sends the same objects as
 ``fig.to_plotly_json()``, so a chart looks the same in the static report and the dashboard.
-Inputs are the leaderboard rows (``execution.report.leaderboard_rows`` or ``leaderboard.csv``)
-and, per run, the files its stages wrote (see ``workdir.py``)::
-
-    runs/<infer_id>/{run.json, answers.jsonl}
-    evals/<eval_id>/{per_sample.csv, metrics_<aggregator>.csv, metrics.json}
-    datasets/<sync_id>/samples.jsonl
-
-Everything is read by :func:`load_run` (or :func:`load_experiment` for a finished report) into
-a :class:`RunData`; the builders only look at that, never at files. A missing file gives an
-empty part (a run that failed before its evaluation still has a leaderboard row); a file that
-is there but unreadable raises :class:`FigureDataError` naming the file and the line.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import re
 import textwrap
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 
-from .execution.report import BASE_COLUMNS, TAIL_COLUMNS
+from .columns import CI_SUFFIXES, LATENCY_COLUMN, higher_is_better
+from .rundata import RunData
 
-__all__ = [
-    "FigureDataError",
-    "FigureSpec",
-    "RunData",
-    "build_figures",
-    "doc_type_figure",
-    "field_scores_figure",
-    "higher_is_better",
-    "latency_figure",
-    "leaderboard_figure",
-    "load_experiment",
-    "load_run",
-    "main_metric",
-    "quality_latency_figure",
-    "run_label",
-    "wrap_label",
-]
-
-CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
-_LOWER_IS_BETTER = re.compile(r"(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)", re.I)
-#: Columns of per_sample.csv that are not scores.
-_SAMPLE_KEYS = ("id", "doc_class", "question_type", "parse_status", "answer")
-#: Leaderboard columns that are not quality scores (who, speed, memory, counts): the
-#: report's own lists, so a renamed column is renamed here too.
-_NOT_QUALITY = {*BASE_COLUMNS, *TAIL_COLUMNS}
-LATENCY_COLUMN = "latency_p50_s"
-#: Aggregators whose tables are shown per run (``metrics_<name>.csv``).
-BREAKDOWNS = ("by_doc_type", "by_doc_question")
-
-
-class FigureDataError(ValueError):
-    """A work dir file that exists but cannot be read as its stage wrote it."""
+CI_LOW, CI_HIGH = CI_SUFFIXES
 
 
 @dataclass
-class RunData:
-    """One run's leaderboard row and the per-sample files behind it."""
-
-    row: dict[str, Any]
-    quality: list[str] = field(default_factory=list)
-    """The run's quality columns, in leaderboard order (the first is its main metric)."""
-    higher: dict[str, bool] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    per_sample: list[dict[str, Any]] = field(default_factory=list)
-    breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    """runs/<id>/run.json: what the run asked for (filters, limit, generation, prompt)."""
-    samples: dict[str, dict[str, Any]] = field(default_factory=dict)
-    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return str(self.row.get("run", ""))
-
-    @property
-    def task(self) -> str:
-        return str(self.row.get("task", ""))
-
-
 @dataclass
 class FigureSpec:
     """A named figure: ``name`` is stable (URLs, anchors), ``title`` is for people."""
@@ -98,157 +28,6 @@ class FigureSpec:
     title: str
     figure: go.Figure
     task: str | None = None
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _number(value: Any) -> Any:
-    """CSV cells back to numbers; empty cells (NaN when written) to None."""
-    if value is None or isinstance(value, (int, float)):
-        return None if isinstance(value, float) and math.isnan(value) else value
-    text = str(value).strip()
-    if text == "":
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return value
-    if math.isnan(number):
-        return None
-    return int(number) if re.fullmatch(r"-?\d+", text) else number
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return [
-                {k: (_number(v) if k not in ("id", "answer") else v) for k, v in row.items()}
-                for row in csv.DictReader(handle)
-            ]
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise FigureDataError(f"{path}: not a readable CSV: {exc}") from exc
-
-
-def _read_jsonl(path: Path, key: str = "id") -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return found
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not line.endswith("\n"):
-                    break  # a half-written last line of an interrupted run
-                raise FigureDataError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-            if not isinstance(record, dict) or key not in record:
-                raise FigureDataError(f"{path}:{number}: expected an object with {key!r}")
-            found[str(record[key])] = record
-    return found
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FigureDataError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise FigureDataError(f"{path}: expected a JSON object")
-    return data
-
-
-def higher_is_better(metric: str, declared: dict[str, bool] | None = None) -> bool:
-    """The metric's direction: as its registry entry declared it, else guessed by name."""
-    if declared and metric in declared:
-        return bool(declared[metric])
-    return not _LOWER_IS_BETTER.search(metric)
-
-
-def quality_of(columns: Iterable[str]) -> list[str]:
-    """Quality columns of a leaderboard (no CI bounds, no who/speed/memory/counts)."""
-    return [
-        c
-        for c in columns
-        if c not in _NOT_QUALITY and not c.startswith("_") and not c.endswith((CI_LOW, CI_HIGH))
-    ]
-
-
-def load_run(
-    row: dict[str, Any],
-    workdir: Path,
-    infer_id: str | None,
-    eval_id: str | None,
-    columns: Iterable[str] | None = None,
-) -> RunData:
-    """One run's data from the work dir; ``row`` is its leaderboard row."""
-    workdir = Path(workdir)
-    run_dir = workdir / "runs" / str(infer_id) if infer_id else None
-    eval_dir = workdir / "evals" / str(eval_id) if eval_id else None
-    config = _read_json(run_dir / "run.json") if run_dir else {}
-    answers = _read_jsonl(run_dir / "answers.jsonl") if run_dir else {}
-    sync_id = config.get("sync_id")
-    samples = _read_jsonl(workdir / "datasets" / str(sync_id) / "samples.jsonl") if sync_id else {}
-    summary = _read_json(eval_dir / "metrics.json") if eval_dir else {}
-    quality = [c for c in quality_of(columns or row) if row.get(c) is not None]
-    latencies = row.get("_latencies")
-    if latencies is None:
-        latencies = sorted(
-            float(a["latency_s"])
-            for a in answers.values()
-            if isinstance(a.get("latency_s"), (int, float))
-        )
-    return RunData(
-        row=row,
-        quality=quality,
-        higher={k: bool(v) for k, v in (summary.get("higher_is_better") or {}).items()},
-        latencies=list(latencies),
-        per_sample=_read_csv(eval_dir / "per_sample.csv") if eval_dir else [],
-        breakdowns={
-            name: _read_csv(eval_dir / f"metrics_{name}.csv") if eval_dir else []
-            for name in BREAKDOWNS
-        },
-        config=config,
-        samples=samples,
-        answers=answers,
-    )
-
-
-def load_experiment(workdir: Path, experiment: str) -> tuple[list[str], list[RunData]]:
-    """A finished experiment's report (``reports/<name>/{runs.json,leaderboard.csv}``)."""
-    folder = Path(workdir) / "reports" / experiment
-    runs_file, board_file = folder / "runs.json", folder / "leaderboard.csv"
-    if not runs_file.is_file():
-        raise FigureDataError(f"{runs_file}: missing; run the experiment's report stage first")
-    try:
-        runs = json.loads(runs_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FigureDataError(f"{runs_file}:{exc.lineno}: not JSON: {exc.msg}") from exc
-    rows = {str(r.get("run")): r for r in _read_csv(board_file)}
-    columns: list[str] = []
-    if board_file.is_file():
-        with board_file.open(encoding="utf-8", newline="") as handle:
-            columns = next(csv.reader(handle), [])
-    loaded = []
-    for i, entry in enumerate(runs):
-        if not isinstance(entry, dict) or "run" not in entry:
-            raise FigureDataError(f"{runs_file}: entry {i}: expected an object with 'run'")
-        row = rows.get(str(entry["run"])) or {
-            k: entry.get(k) for k in ("run", "model", "dataset", "task", "prompt")
-        }
-        loaded.append(
-            load_run(row, Path(workdir), entry.get("infer_id"), entry.get("eval_id"), columns)
-        )
-    return columns, loaded
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def wrap_label(text: str, width: int = 18) -> str:

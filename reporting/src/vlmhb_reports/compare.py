@@ -10,14 +10,15 @@ model, dataset and prompt). Scores come from the work dir: each evaluation's
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..workdir import Workdir, read_json
+from .columns import SAMPLE_KEYS
+from .files import is_done, read_object
+from .records import RunNotFound, run_label, runs_index, select_runs
 
 EXACT_METRICS = {"exact_match", "accuracy"}
 """0/1 per sample: compared with McNemar's test."""
@@ -37,23 +38,6 @@ class RunScores:
     higher_is_better: dict[str, bool]
 
 
-def _runs_index(workdir: Workdir) -> list[dict[str, Any]]:
-    """Every run recorded by a report in the work dir, newest report last."""
-    found = []
-    reports = sorted(
-        (workdir.root / "reports").glob("*/runs.json"), key=lambda p: p.stat().st_mtime
-    )
-    for path in reports:
-        for run in read_json(path):
-            if run.get("eval_id") and run.get("model"):
-                found.append({**run, "experiment": path.parent.name})
-    return found
-
-
-def _label(run: dict[str, Any]) -> str:
-    return f"{run['model']}/{run['dataset']}/{run['prompt']}"
-
-
 def _float(text: str) -> float | None:
     try:
         value = float(text)
@@ -62,15 +46,14 @@ def _float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def load_scores(workdir: Workdir, run: dict[str, Any]) -> RunScores:
-    folder = workdir.stage_dir("eval", run["eval_id"])
-    if not Workdir.is_done(folder):
-        raise CompareError(f"run {_label(run)}: its evaluation {folder} is not complete")
-    metrics = read_json(folder / "metrics.json")
+def load_scores(workdir: Path, run: dict[str, Any]) -> RunScores:
+    folder = Path(workdir) / "evals" / str(run["eval_id"])
+    if not is_done(folder):
+        raise CompareError(f"run {run_label(run)}: its evaluation {folder} is not complete")
+    metrics = read_object(folder / "metrics.json")
     with (folder / "per_sample.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    fixed = {"id", "doc_class", "question_type", "parse_status", "answer"}
-    columns = [c for c in (rows[0] if rows else {}) if c not in fixed]
+    columns = [c for c in (rows[0] if rows else {}) if c not in SAMPLE_KEYS]
     values = {c: {r["id"]: v for r in rows if (v := _float(r[c])) is not None} for c in columns}
     ratios: dict[str, dict[str, tuple[float, float]]] = {}
     ratio_path = folder / "ratios.json"
@@ -80,32 +63,13 @@ def load_scores(workdir: Workdir, run: dict[str, Any]) -> RunScores:
             pairs = zip(ratio["numerators"], ratio["denominators"], strict=True)
             ratios[column] = dict(zip(data["ids"], pairs, strict=True))
     return RunScores(
-        label=_label(run),
+        label=run_label(run),
         key=(run["model"], run["dataset"], run["prompt"]),
         values=values,
         ratios=ratios,
         answers={r["id"]: r["answer"] for r in rows},
         higher_is_better=metrics.get("higher_is_better", {}),
     )
-
-
-def _select(index: list[dict[str, Any]], ref: str) -> list[dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    if ref.count("/") == 2:
-        for run in index:
-            if fnmatch.fnmatchcase(_label(run), ref):
-                latest[_label(run)] = run
-    else:
-        for run in index:
-            if run["experiment"] == ref:
-                latest[_label(run)] = run
-    if not latest:
-        known = sorted({_label(r) for r in index} | {r["experiment"] for r in index})
-        raise CompareError(
-            f"no run or experiment {ref!r} in the work dir (expected model/dataset/prompt or an "
-            f"experiment name; known: {', '.join(known) or 'none'})"
-        )
-    return list(latest.values())
 
 
 def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]]:
@@ -119,11 +83,13 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
         pair_by_id,
     )
 
-    folders = Workdir(workdir)
-    index = _runs_index(folders)
-    left, right = _select(index, a), _select(index, b)
+    index = runs_index(workdir)
+    try:
+        left, right = select_runs(index, a), select_runs(index, b)
+    except RunNotFound as exc:
+        raise CompareError(str(exc)) from None
     if len(left) == 1:
-        pairs = [(left[0], run) for run in right if _label(run) != _label(left[0])]
+        pairs = [(left[0], run) for run in right if run_label(run) != run_label(left[0])]
     else:
         by_key = {(r["model"], r["dataset"], r["prompt"]): r for r in right}
         pairs = [
@@ -133,7 +99,7 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
         raise CompareError(f"{a!r} and {b!r} share no run to compare")
     comparisons, extras = [], []
     for run_a, run_b in pairs:
-        sa, sb = load_scores(folders, run_a), load_scores(folders, run_b)
+        sa, sb = load_scores(workdir, run_a), load_scores(workdir, run_b)
         agreement = answer_agreement(*_paired_answers(sa, sb, pair_by_id))
         for metric in [m for m in sa.values if m in sb.values]:
             higher = sa.higher_is_better.get(metric, True)

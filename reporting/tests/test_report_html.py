@@ -1,14 +1,13 @@
-"""report.html and the figures module, on a small work dir written by the test.
+"""The leaderboard, report.html and the figures, on a small work dir written by the test.
 
 The work dir holds the files the stages write (run.json, answers.jsonl, samples.jsonl with
-real PNG images, per_sample.csv, metrics_<aggregator>.csv, metrics.json); the report stage
-reads them as it does after a real run. Optionally, the page is rendered by headless Chromium
+real PNG images, per_sample.csv, metrics_<aggregator>.csv, metrics.json); the report writers
+read them as they do after a real run. Optionally, the page is rendered by headless Chromium
 (when installed) and the screenshot kept for a person to look at (``VLMHB_SCREENSHOT_DIR``).
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import os
@@ -20,13 +19,16 @@ import zlib
 from pathlib import Path
 
 import pytest
-from registry_factory import VALID, write_registry
-from vlmhyperbench import figures
-from vlmhyperbench.execution.report import write_reports
-from vlmhyperbench.execution.stages import PlannedRun, ReportStage, RunResult
-from vlmhyperbench.registry import RegistryManager
-from vlmhyperbench.registry.models import GenerationParams, SampleFilters
-from vlmhyperbench.workdir import Workdir
+from vlmhb_reports import (
+    CompareError,
+    ReportDataError,
+    ReportKindError,
+    RunEntry,
+    build_figures,
+    compare,
+    load_experiment,
+    write_reports,
+)
 
 LONG_FIELD = "Место рождения (город, область, страна — полностью)"
 DOCS = [
@@ -54,21 +56,6 @@ def _png(path: Path, width: int = 120, height: int = 80, shade: int = 200) -> No
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
-
-
-def _registry(root: Path):
-    entries = copy.deepcopy(VALID)
-    entries["models"]["a-very-long-model-name-for-label-wrapping"] = copy.deepcopy(
-        entries["models"]["tesseract"]
-    )
-    entries["metrics"]["anls"] = {
-        "package": "vlmhb-text-metrics",
-        "entry_point": "anls",
-        "version": "1",
-        "applies_to": ["text"],
-    }
-    entries["metrics"]["cer"]["higher_is_better"] = False
-    return RegistryManager(write_registry(root, entries), mode="prod").load()
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -152,11 +139,10 @@ def _run_files(
 
 
 @pytest.fixture
-def report(tmp_path: Path) -> tuple[Path, list[RunResult], Workdir]:
-    registry = _registry(tmp_path / "repo")
-    workdir = Workdir(tmp_path / "work")
+def report(tmp_path: Path) -> tuple[Path, list[RunEntry], Path]:
+    workdir = tmp_path / "work"
     sync_id = "sync0001"
-    dataset_dir = workdir.root / "datasets" / sync_id
+    dataset_dir = workdir / "datasets" / sync_id
     (dataset_dir / "images").mkdir(parents=True)
     samples = []
     for sid, doc, question, reference in DOCS:
@@ -176,7 +162,7 @@ def report(tmp_path: Path) -> tuple[Path, list[RunResult], Workdir]:
     (dataset_dir / "samples.jsonl").write_text(
         "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8"
     )
-    results = []
+    runs: list[RunEntry] = []
     plans = [
         ("tesseract", "inf-a", "ev-a", [0.95, 0.4, 1.0, 0.9, 0.7, 0.85], 6),
         (
@@ -187,33 +173,26 @@ def report(tmp_path: Path) -> tuple[Path, list[RunResult], Workdir]:
             3,
         ),
     ]
-    metrics = [registry.get("metrics", "anls"), registry.get("metrics", "cer")]
     for model, infer_id, eval_id, scores, limit in plans:
-        summary = _run_files(workdir.root, infer_id, eval_id, sync_id, scores, limit)
-        run = PlannedRun(
-            name=f"{model}__docs-vqa__plain",
-            task=registry.get("tasks", "vqa"),
-            model=registry.get("models", model),
-            dataset=registry.get("datasets", "docs-vqa"),
-            prompt=registry.get("prompts", "plain"),
-            prompt_collection={},
-            metrics=metrics,
-            aggregators=["general", "by_doc_type", "by_doc_question"],
-            filters=SampleFilters(doc_class=["passport", "invoice", "snils"]),
-            limit=limit,
-            generation=GenerationParams(max_tokens=64, temperature=0),
+        summary = _run_files(workdir, infer_id, eval_id, sync_id, scores, limit)
+        runs.append(
+            {
+                "run": f"{model}__docs-vqa__plain",
+                "model": model,
+                "dataset": "docs-vqa",
+                "prompt": "plain",
+                "task": "vqa",
+                "infer_id": infer_id,
+                "eval_id": eval_id,
+                "error": None,
+                "complete": True,
+                "metric_versions": summary["versions"],
+                "metrics": summary,
+            }
         )
-        results.append(RunResult(run, infer_id=infer_id, eval_id=eval_id, metrics=summary))
-    stage = ReportStage(
-        id="report",
-        name="report default",
-        deps=[],
-        experiment=registry.get("experiments", "default"),
-        evals=[],
-        reports=[registry.get("reports", "leaderboard"), registry.get("reports", "html-report")],
-    )
-    write_reports(stage, results, workdir)
-    return workdir.report_dir("default") / "report.html", results, workdir
+    out = workdir / "reports" / "default"
+    write_reports(out, runs, workdir, ["leaderboard", "html"])
+    return out / "report.html", runs, workdir
 
 
 def test_report_has_tables_one_plotly_copy_and_worst_samples(report) -> None:
@@ -252,9 +231,9 @@ def test_report_has_tables_one_plotly_copy_and_worst_samples(report) -> None:
 def test_figures_load_from_a_finished_report(report) -> None:
     """The server's path: from reports/<experiment>/ alone, the same figures as JSON."""
     _path, _results, workdir = report
-    columns, runs = figures.load_experiment(workdir.root, "default")
+    columns, runs = load_experiment(workdir, "default")
     assert "anls_ci_low" in columns and [r.quality for r in runs] == [["anls", "cer"]] * 2
-    specs = {s.name: s for s in figures.build_figures(runs)}
+    specs = {s.name: s for s in build_figures(runs)}
     assert list(specs) == [
         "leaderboard-vqa",
         "by-doc-type-vqa",
@@ -272,12 +251,12 @@ def test_figures_load_from_a_finished_report(report) -> None:
 
 def test_a_broken_file_is_named(report) -> None:
     _path, _results, workdir = report
-    answers = workdir.root / "runs" / "inf-a" / "answers.jsonl"
+    answers = workdir / "runs" / "inf-a" / "answers.jsonl"
     answers.write_text('{"id": "0"}\nnot json\n{"id": "1"}\n', encoding="utf-8")
-    with pytest.raises(figures.FigureDataError, match=r"answers\.jsonl:2: not JSON"):
-        figures.load_experiment(workdir.root, "default")
-    with pytest.raises(figures.FigureDataError, match=r"runs\.json: missing"):
-        figures.load_experiment(workdir.root, "other")
+    with pytest.raises(ReportDataError, match=r"answers\.jsonl:2: not JSON"):
+        load_experiment(workdir, "default")
+    with pytest.raises(ReportDataError, match=r"runs\.json: missing"):
+        load_experiment(workdir, "other")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -306,3 +285,64 @@ def test_page_renders_in_chromium(report, tmp_path: Path) -> None:
         timeout=120,
     )
     assert shot.is_file() and shot.stat().st_size > 20_000, proc.stderr[-2000:]
+
+
+def test_leaderboard_orders_quality_speed_memory_and_keeps_runs_json(report) -> None:
+    _path, _runs, workdir = report
+    out = workdir / "reports" / "default"
+    with (out / "leaderboard.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0])
+    assert header[:5] == ["run", "model", "dataset", "task", "prompt"]
+    assert header[5:11] == [
+        "anls",
+        "anls_ci_low",
+        "anls_ci_high",
+        "cer",
+        "cer_ci_low",
+        "cer_ci_high",
+    ]
+    assert header.index("latency_p50_s") < header.index("peak_rss_mb") < header.index("status")
+    assert [r["status"] for r in rows] == ["ok", "partial (1 failed)"]
+    assert rows[1]["failed"] == "1" and rows[1]["samples"] == "6"
+    index = json.loads((out / "runs.json").read_text(encoding="utf-8"))
+    assert [r["eval_id"] for r in index] == ["ev-a", "ev-b"] and "metrics" not in index[0]
+    assert (out / "leaderboard.md").read_text(encoding="utf-8").count("\n") == 4
+
+
+def test_speed_metrics_stay_out_of_quality(report) -> None:
+    _path, runs, workdir = report
+    for run in runs:
+        run["telemetry_metrics"] = ["cer"]  # as if cer were measured from telemetry
+    columns, _rows = write_reports(workdir / "reports" / "speed", runs, workdir, ["leaderboard"])
+    assert "cer" not in columns and "anls" in columns
+
+
+def test_an_unknown_kind_fails_before_anything_is_written(report) -> None:
+    _path, runs, workdir = report
+    out = workdir / "reports" / "other"
+    with pytest.raises(ReportKindError, match=r"report kind 'pdf': no installed package"):
+        write_reports(out, runs, workdir, ["leaderboard", "pdf"])
+    assert not (out / "leaderboard.csv").exists() and not (out / "runs.json").exists()
+
+
+def test_compare_two_runs_on_their_shared_samples(report) -> None:
+    _path, _runs, workdir = report
+    for eval_id in ("ev-a", "ev-b"):
+        (workdir / "evals" / eval_id / ".done").write_text("", encoding="utf-8")
+    a, b = "tesseract/docs-vqa/plain", "a-very-long-model-name-for-label-wrapping/docs-vqa/plain"
+    rows = {r["metric"]: r for r in compare(workdir, a, b, seed=0)}
+    assert set(rows) == {"anls", "cer"}
+    anls = rows["anls"]
+    assert anls["run_a"] == a and anls["run_b"] == b
+    assert anls["samples"] == 5  # the failed sample of B has no score: dropped from the pairs
+    assert anls["delta"] < 0 and anls["ci_low"] <= anls["delta"] <= anls["ci_high"]
+    assert 0.0 <= anls["agreement_exact"] <= 1.0
+    with pytest.raises(CompareError, match=r"no run or experiment 'nope/x/y'.*known: "):
+        compare(workdir, a, "nope/x/y")
+
+
+def test_compare_refuses_an_unfinished_evaluation(report) -> None:
+    _path, _runs, workdir = report
+    with pytest.raises(CompareError, match=r"its evaluation .*ev-a is not complete"):
+        compare(workdir, "tesseract/docs-vqa/plain", "default")

@@ -1,0 +1,37 @@
+"""Leaderboard columns, in reading order: who, quality (a column per metric with its CI),
+speed, memory, counts. Said once here; the CSV, the terminal table, report.html, the figures
+and the management server all order and classify columns by these lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+BASE_COLUMNS = ["run", "model", "dataset", "task", "prompt"]
+SPEED_COLUMNS = ["latency_p50_s", "latency_p90_s", "samples_per_s", "output_tokens_per_s"]
+MEMORY_COLUMNS = ["peak_rss_mb", "peak_vram_mb"]
+COUNT_COLUMNS = ["samples", "failed", "status"]
+TAIL_COLUMNS = [*SPEED_COLUMNS, *MEMORY_COLUMNS, *COUNT_COLUMNS]
+CI_SUFFIXES = ("_ci_low", "_ci_high")
+LATENCY_COLUMN = "latency_p50_s"
+SAMPLE_KEYS = ("id", "doc_class", "question_type", "parse_status", "answer")
+"""Columns of an evaluation's ``per_sample.csv`` that are not scores."""
+
+_NOT_QUALITY = {*BASE_COLUMNS, *TAIL_COLUMNS}
+_LOWER_IS_BETTER = re.compile(r"(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)", re.I)
+
+
+def quality_columns(columns: Iterable[str]) -> list[str]:
+    """The metric columns of a leaderboard, without their CI bounds or private ``_`` keys."""
+    return [
+        c
+        for c in columns
+        if c not in _NOT_QUALITY and not c.startswith("_") and not c.endswith(CI_SUFFIXES)
+    ]
+
+
+def higher_is_better(metric: str, declared: dict[str, bool] | None = None) -> bool:
+    """The metric's direction: as its registry entry declared it, else guessed by name."""
+    if declared and metric in declared:
+        return bool(declared[metric])
+    return not _LOWER_IS_BETTER.search(metric)

@@ -1,0 +1,100 @@
+"""The leaderboard: one row per run (quality with CIs, then speed, memory, counts), written
+as ``leaderboard.csv`` (everything) and ``leaderboard.md``."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+from typing import Any
+
+from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS
+from .files import read_json, read_jsonl
+from .records import RunEntry
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def telemetry(answers_path: Path) -> dict[str, Any]:
+    """Speed of a run from its answers: client-side latency per sample, samples and tokens/s."""
+    records = list(read_jsonl(answers_path).values())
+    latencies = sorted(
+        float(r["latency_s"]) for r in records if isinstance(r.get("latency_s"), (int, float))
+    )
+    starts = [r["started_at"] for r in records if r.get("started_at")]
+    ends = [r["finished_at"] for r in records if r.get("finished_at")]
+    span = (max(ends) - min(starts)) if starts and ends else 0.0
+    answered = [r for r in records if r.get("parse_status") != "failed"]
+    tokens = sum(r.get("completion_tokens") or 0 for r in answered)
+    p90 = _quantile(latencies, 0.9)
+    return {
+        "samples": len(records),
+        "failed": len(records) - len(answered),
+        "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
+        "latency_p90_s": round(p90, 4) if p90 is not None else None,
+        "samples_per_s": round(len(answered) / span, 3) if span > 0 else None,
+        "output_tokens_per_s": round(tokens / span, 1) if span > 0 and tokens else None,
+        "latencies": latencies,
+    }
+
+
+def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns (who, quality, speed, memory, counts) and one row per run; a row's
+    ``_latencies`` (every sample's latency) is for the figures, not the files."""
+    quality: list[str] = []
+    rows = []
+    for entry in runs:
+        row: dict[str, Any] = {k: entry[k] for k in BASE_COLUMNS}  # type: ignore[literal-required]
+        summary = entry.get("metrics") or {}
+        scores, intervals = summary.get("metrics", {}), summary.get("ci", {})
+        speed_metrics = set(entry.get("telemetry_metrics") or [])
+        for name in [c for c in scores if c not in speed_metrics]:
+            value = scores[name]
+            columns = [name]
+            row[name] = round(value, 4) if isinstance(value, float) else value
+            if name in intervals:
+                low, high = intervals[name]
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = round(low, 4), round(high, 4)
+                columns += [f"{name}_ci_low", f"{name}_ci_high"]
+            quality += [c for c in columns if c not in quality]
+        run_dir = Path(workdir) / "runs" / str(entry["infer_id"])
+        measured = telemetry(run_dir / "answers.jsonl")
+        row.update({k: v for k, v in measured.items() if k != "latencies"})
+        peaks = read_json(run_dir / "telemetry.json")
+        for key in MEMORY_COLUMNS:
+            row[key] = round(peaks[key], 1) if peaks.get(key) else None
+        row["_latencies"] = measured["latencies"]
+        if entry.get("error") is not None:
+            row["status"] = "failed"
+        elif row.get("failed"):
+            row["status"] = f"partial ({row['failed']} failed)"
+        else:
+            row["status"] = "ok"
+        rows.append(row)
+    return [*BASE_COLUMNS, *quality, *TAIL_COLUMNS], rows
+
+
+def markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboard(out: Path, runs: list[RunEntry], workdir: Path) -> None:
+    """The ``leaderboard`` report kind: ``leaderboard.csv`` and ``leaderboard.md``."""
+    columns, rows = leaderboard_rows(runs, workdir)
+    tmp = out / "leaderboard.csv.tmp"
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out / "leaderboard.csv")
+    (out / "leaderboard.md").write_text(markdown(columns, rows), encoding="utf-8")
