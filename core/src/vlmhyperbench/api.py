@@ -56,7 +56,7 @@ def open_registry(
             f"no registries folder at {folder.resolve()}: run from a VLMHyperBench checkout, or "
             "pass --registries DIR (or set VLMHB_REGISTRIES)"
         )
-    from .migration import user_overlay_dir
+    from vlmhb_v01 import user_overlay_dir
 
     user = user_overlay_dir()  # what `vlmhb import` wrote, read after the shipped registries
     manager = RegistryManager(

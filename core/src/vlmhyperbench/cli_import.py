@@ -1,5 +1,7 @@
 """``vlmhb import ...``: bring in what VLMHyperBench v0.1 users (and others) already have.
 
+The v0.1 formats are read by ``vlmhb-v01`` (``vlmhb_v01``); this module is only the CLI.
+
 Every importer writes to an overlay folder (default: the user overlay that every command
 reads), never into the shipped registries, and follows one rule: an existing entry is kept
 unless ``--overwrite``.
@@ -12,18 +14,21 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-
-from .cli_run import EXIT_BAD_INPUT
-from .migration import (
+from vlmhb_v01 import (
     PlannedEntry,
+    PromptCollectionError,
     V01Error,
+    VlmBaseError,
     dataset_entry,
     model_entries,
+    parse_hf_fields,
     plan_v01_import,
+    read_prompt_collection,
     user_overlay_dir,
     write_entries,
 )
-from .migration.v01 import parse_hf_fields
+
+from .cli_run import EXIT_BAD_INPUT
 
 import_app = typer.Typer(
     rich_markup_mode=None,
@@ -147,8 +152,6 @@ def import_vlm_base(
     overwrite: Overwrite = False,
 ) -> None:
     """A v0.1 vlm_base.csv as model entries (its model packages kept as metadata)."""
-    from .registry.vlm_base import VlmBaseError
-
     try:
         entries = model_entries(file)
     except (VlmBaseError, V01Error) as exc:
@@ -169,8 +172,6 @@ def import_prompts(
     overwrite: Overwrite = False,
 ) -> None:
     """A v0.1 prompt collection CSV as a prompt entry."""
-    from .registry import PromptCollectionError, read_prompt_collection
-
     try:
         collection = read_prompt_collection(file)
     except PromptCollectionError as exc:

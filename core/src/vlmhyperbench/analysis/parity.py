@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from vlmhb_reports import runs_index, select_runs
+from vlmhb_stages import EvalConfig, ParityConfig, ParityRun
 
 from ..execution.events import EventBus
 from ..execution.identity import PackageResolver
 from ..execution.scripts import ScriptRunner
 from ..execution.stages import Stage
 from ..registry import Registry
-from ..stages.stage_configs import EvalConfig, ParityConfig, ParityRun
 from ..workdir import Workdir
 
 
@@ -67,7 +67,6 @@ def parity(registry: Registry, workdir: Path, ref: str) -> list[dict[str, Any]]:
             list(packages),
             folder,
             mounts,
-            helpers=("evaluate",),
         )
         rows += json.loads(out.read_text(encoding="utf-8"))
     return rows

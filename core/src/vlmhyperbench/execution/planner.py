@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vlmhb_stages import script_path
+
 from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
 from ..registry.models import GenerationParams, InlineRun, RunSpec
-from ..stages import CONFIGS_MODULE, script
 from .identity import PackageResolver, content_hash, tree_stat_fingerprint
 from .stages import (
     EvalStage,
@@ -46,8 +47,8 @@ def _code_hash(*paths: Path) -> str:
 
 #: The core's own code that shapes each stage's result: editing it re-runs those stages.
 INFER_CODE = _code_hash(*(Path(__file__).parent / n for n in ("infer.py", "structured.py")))
-SYNC_CODE = _code_hash(script("prepare_dataset"), CONFIGS_MODULE)
-EVAL_CODE = _code_hash(script("evaluate"), CONFIGS_MODULE)
+SYNC_CODE = _code_hash(script_path("prepare_dataset"), script_path("configs"))
+EVAL_CODE = _code_hash(script_path("evaluate"), script_path("configs"))
 
 
 def _merged_generation(model: ModelEntry, run: RunSpec | None) -> GenerationParams:

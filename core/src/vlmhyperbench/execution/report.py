@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmhb_reports import RunEntry, write_reports as write_report_kinds
+from vlmhb_reports import RunEntry
+from vlmhb_reports import write_reports as write_report_kinds
 
 from ..workdir import Workdir
 from .stages import ReportStage, RunResult

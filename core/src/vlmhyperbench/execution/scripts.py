@@ -1,19 +1,19 @@
-"""Running a stage script through the executor: copy it (and its config models) into the stage
-folder, write its config, run it in an environment of the packages it needs, relay its events.
+"""Running a stage script through the executor: write its config into the stage folder, run
+``python -m vlmhb_stages.<script>`` in an environment of the packages it needs plus
+vlmhb-stages (the release the core runs), relay its events.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import shutil
 from pathlib import Path
 from typing import Any
 
+import vlmhb_stages
 from pydantic import BaseModel
-from vlmhb_dependency_injector import PypiSource
+from vlmhb_dependency_injector import LocalSource, PypiSource
 
 from ..executors import StageSpec
-from ..stages import CONFIGS_MODULE, script
 from .events import EventBus
 from .identity import PackageResolver
 from .stages import Stage
@@ -27,6 +27,16 @@ def _pydantic_source() -> PypiSource:
     """Stage scripts read their config with pydantic: the same release the core runs."""
     version = importlib.metadata.version("pydantic")
     return PypiSource(type="pypi", name="pydantic", version=f"=={version}")
+
+
+def _stages_source() -> LocalSource | PypiSource:
+    """The stage scripts the core itself imports its configs from: a checkout's folder (editable
+    in dev mode), else the same release from the index. Never another version."""
+    folder = Path(vlmhb_stages.__file__).resolve().parents[2]
+    if (folder / "pyproject.toml").is_file():
+        return LocalSource(type="local", name="vlmhb-stages", path=str(folder))
+    version = importlib.metadata.version("vlmhb-stages")
+    return PypiSource(type="pypi", name="vlmhb-stages", version=f"=={version}")
 
 
 class ScriptRunner:
@@ -46,14 +56,8 @@ class ScriptRunner:
         mounts: list[Path] = (),  # type: ignore[assignment]
         writable: list[Path] = (),  # type: ignore[assignment]
         env: dict[str, str] | None = None,
-        helpers: tuple[str, ...] = (),
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        staged = folder / f"{script_name}.py"
-        shutil.copyfile(script(script_name), staged)
-        for helper in helpers:  # other stage scripts it imports
-            shutil.copyfile(script(helper), folder / f"{helper}.py")
-        shutil.copyfile(CONFIGS_MODULE, folder / CONFIGS_MODULE.name)
         config_path = folder / f"{script_name}.config.json"
         tmp = config_path.with_suffix(".tmp")
         tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
@@ -66,13 +70,13 @@ class ScriptRunner:
                 tail.append(line)
                 del tail[:-30]
 
-        sources = self.resolver.sources(packages)
+        sources = [*self.resolver.sources(packages), _stages_source()]
         if not any(s.name.lower() == "pydantic" for s in sources):
             sources.append(_pydantic_source())
         spec = StageSpec(
             name=f"{stage.kind}-{stage.id}",
             sources=sources,
-            command=["python", str(staged), str(config_path)],
+            command=["python", "-m", f"vlmhb_stages.{script_name}", str(config_path)],
             workdir=folder,
             mounts=list(mounts),
             writable=list(writable),

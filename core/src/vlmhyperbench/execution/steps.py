@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..stages.stage_configs import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
+from vlmhb_stages import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
+
 from ..workdir import Workdir, read_json
 from .events import LogLine
 from .identity import content_hash

@@ -15,7 +15,6 @@ from .models import (
 )
 from .overlay import merge
 from .problems import Problem, RegistryError
-from .prompt_collection import PromptCollectionError, read_prompt_collection
 from .schema import write_json_schemas
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "MetricEntry",
     "ModelEntry",
     "Problem",
-    "PromptCollectionError",
     "PromptEntry",
     "Registry",
     "RegistryError",
@@ -36,7 +34,6 @@ __all__ = [
     "RunEntry",
     "TaskEntry",
     "merge",
-    "read_prompt_collection",
     "run_mode",
     "write_json_schemas",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from vlmhb_v01 import PromptCollectionError, read_prompt_collection
 
 from .models import (
     KINDS,
@@ -30,7 +31,6 @@ from .models import (
 )
 from .overlay import merge
 from .problems import Problem, RegistryError
-from .prompt_collection import PromptCollectionError, read_prompt_collection
 from .yaml_source import YamlDocument, read_yaml
 
 Mode = Literal["dev", "prod"]

@@ -14,10 +14,12 @@ REQUIRED_COLUMNS = ("prompt", "doc_class_question_type")
 
 
 class PromptCollectionError(ValueError):
-    pass
+    """A collection CSV is not what v0.1 wrote; the message names the file and line."""
 
 
 def read_prompt_collection(path: Path) -> dict[str, str]:
+    """``{"<doc_class> <question_type>": prompt}``; a duplicate key is an error, since v0.1
+    would silently have used one of the two."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:

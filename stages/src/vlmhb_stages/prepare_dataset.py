@@ -1,6 +1,7 @@
 """Sync stage: make the dataset present locally and list its samples.
 
-Runs by path in the dataset package's environment: ``python prepare_dataset.py CONFIG.json``.
+Runs in the dataset package's environment:
+``python -m vlmhb_stages.prepare_dataset CONFIG.json``.
 1. generate it (an embedded generator) or sync it (s3:// via vlmhb-data-layer) into a cache;
 2. iterate it with the dataset package's iterator (entry point ``vlmhyperbench.datasets``);
 3. write samples.jsonl and manifest.json (content fingerprint of samples and image bytes).
@@ -19,8 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
-from stage_configs import SyncConfig, emit
+from vlmhb_stages.configs import SyncConfig, emit
 
 
 def call(import_path: str, *args: Any, **kwargs: Any) -> Any:

@@ -1,9 +1,10 @@
 """Configs the core hands to stage scripts: one Pydantic model per stage, shared by both sides.
 
-The core writes ``<script>.config.json`` from these models; the script (run by path in an
-environment without the core) reads it back with the same model, copied beside it. So a field
-renamed or retyped on one side fails loudly on the other instead of being read as missing.
-This module may import only the standard library and pydantic.
+The core writes ``<script>.config.json`` from these models; the script (run as
+``python -m vlmhb_stages.<script>`` in an environment without the core) reads it back with the
+same model, from the same release of this package. So a field renamed or retyped on one side
+fails loudly on the other instead of being read as missing. This module may import only the
+standard library and pydantic.
 """
 
 from __future__ import annotations

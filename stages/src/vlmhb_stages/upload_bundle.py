@@ -1,6 +1,7 @@
 """Upload stage: the experiment's run bundle to S3 (or any storage vlmhb-data-layer knows).
 
-Runs by path in an environment holding vlmhb-data-layer: ``python upload_bundle.py CONFIG``.
+Runs in an environment holding vlmhb-data-layer:
+``python -m vlmhb_stages.upload_bundle CONFIG.json``.
 Each folder (the report, each run's answers and config, each evaluation's scores, with their
 environment locks) is uploaded under ``<storage uri>/<experiment>/<name>/`` with a manifest;
 unchanged files are skipped on re-upload. A failure lists what is missing remotely and
@@ -12,8 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
-from stage_configs import UploadConfig, emit
+from vlmhb_stages.configs import UploadConfig, emit
 
 
 def main(config_path: str) -> int:

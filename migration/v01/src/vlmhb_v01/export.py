@@ -5,23 +5,33 @@ Under the experiment's report folder: ``ModelsAnswers/<model>_<dataset>_<prompt>
 ``by_id`` (with the question and the reference answer) and each aggregator the run computed
 (``by_doc_question``, ``by_doc_type``, ``general``): ``;``-separated UTF-8 with a BOM, metric
 columns named as v0.1 named them (upper case: CER, WER, ANLS...).
+
+It reads only the files the stages wrote in the work dir (``runs/<infer_id>/run.json``,
+``datasets/<sync_id>/samples.jsonl``, ``evals/<eval_id>/*.csv``), never the core, so a v0.1
+export can be written from a finished work dir wherever this package is installed. The report
+stage calls it through the entry-point group ``vlmhyperbench.reports``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from ..execution.report import EXTRA_REPORTS
-from ..execution.stages import RunResult
-from ..workdir import Workdir, read_json
 
 V01_GROUP_COLUMNS = {
     "by_doc_type": ["doc_class"],
     "by_doc_question": ["doc_class", "question_type"],
 }
+V01_AGGREGATORS = ("by_doc_question", "by_doc_type", "general")
+_PER_SAMPLE_FIXED = {"id", "doc_class", "question_type", "parse_status", "answer"}
+_PER_SAMPLE_REQUIRED = ("id", "doc_class", "question_type", "answer")
+
+
+class ExportError(ValueError):
+    """A work-dir file the export needs is missing or not what the stages write; the message
+    names the file (and the run)."""
 
 
 def _write(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -39,11 +49,32 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _samples(workdir: Workdir, infer_id: str) -> dict[str, dict[str, Any]]:
-    run = read_json(workdir.stage_dir("infer", infer_id) / "run.json")
-    path = workdir.stage_dir("sync", run["sync_id"]) / "samples.jsonl"
-    with path.open(encoding="utf-8") as handle:
-        samples = [json.loads(line) for line in handle if line.strip()]
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ExportError(f"{path}: not found; expected {what}") from exc
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{path}: expected {what} as JSON ({exc})") from exc
+
+
+def _samples(workdir: Path, infer_id: str) -> dict[str, dict[str, Any]]:
+    run_json = workdir / "runs" / infer_id / "run.json"
+    run = _read_json(run_json, "the inference stage's record with its sync_id")
+    if not isinstance(run, dict) or not run.get("sync_id"):
+        raise ExportError(f"{run_json}: sync_id: expected the id of the dataset's sync stage")
+    path = workdir / "datasets" / run["sync_id"] / "samples.jsonl"
+    samples = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        samples.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise ExportError(f"{path}:{line_no}: expected a JSON sample") from exc
+    except FileNotFoundError as exc:
+        raise ExportError(f"{path}: not found; expected the synced dataset's samples") from exc
     return {str(s["id"]): s for s in samples}
 
 
@@ -56,17 +87,30 @@ def _reference(sample: dict[str, Any]) -> str:
     return "" if value is None else str(value)
 
 
-def write_v01(out: Path, results: list[RunResult], workdir: Workdir) -> None:
-    for result in results:
-        if not result.infer_id or not result.eval_id:
+def write_v01(out: Path, runs: list[Mapping[str, Any]], workdir: Path) -> None:
+    """Write the v0.1 files of every evaluated run into ``out``.
+
+    ``runs`` are the entries of the experiment's ``runs.json`` (``model``, ``dataset``,
+    ``prompt``, ``infer_id``, ``eval_id``...); ``workdir`` is the work-dir root. Runs without
+    an evaluation (failed, or inference only) are left out, as v0.1 had no file for them.
+    """
+    out, workdir = Path(out), Path(workdir)
+    for entry in runs:
+        infer_id, eval_id = entry.get("infer_id"), entry.get("eval_id")
+        if not infer_id or not eval_id:
             continue
-        eval_dir = workdir.stage_dir("eval", result.eval_id)
+        eval_dir = workdir / "evals" / eval_id
         per_sample_path = eval_dir / "per_sample.csv"
         if not per_sample_path.exists():
             continue
-        run = result.run
-        stem = f"{run.model.name}_{run.dataset.name}_{run.prompt.name}"
+        stem = f"{entry['model']}_{entry['dataset']}_{entry['prompt']}"
         per_sample = _read_csv(per_sample_path)
+        missing = [c for c in _PER_SAMPLE_REQUIRED if per_sample and c not in per_sample[0]]
+        if missing:
+            raise ExportError(
+                f"{per_sample_path}: missing columns {', '.join(missing)} (run "
+                f"{entry.get('run')!r}); expected {', '.join(_PER_SAMPLE_REQUIRED)} and metrics"
+            )
         metric_columns = (
             [c for c in per_sample[0] if c not in _PER_SAMPLE_FIXED] if per_sample else []
         )
@@ -75,7 +119,7 @@ def write_v01(out: Path, results: list[RunResult], workdir: Workdir) -> None:
             ["id", "model_answer"],
             [[r["id"], r["answer"]] for r in per_sample],
         )
-        samples = _samples(workdir, result.infer_id)
+        samples = _samples(workdir, infer_id)
         by_id = []
         for r in per_sample:
             sample = samples.get(r["id"], {})
@@ -91,7 +135,7 @@ def write_v01(out: Path, results: list[RunResult], workdir: Workdir) -> None:
             header + [m.upper() for m in metric_columns],
             by_id,
         )
-        for aggregator in ("by_doc_question", "by_doc_type", "general"):
+        for aggregator in V01_AGGREGATORS:
             path = eval_dir / f"metrics_{aggregator}.csv"
             if not path.exists():
                 continue
@@ -103,8 +147,3 @@ def write_v01(out: Path, results: list[RunResult], workdir: Workdir) -> None:
                 groups + [m.upper() for m in metrics],
                 [[r[c] for c in groups + metrics] for r in rows],
             )
-
-
-_PER_SAMPLE_FIXED = {"id", "doc_class", "question_type", "parse_status", "answer"}
-
-EXTRA_REPORTS["v01"] = write_v01

@@ -1,7 +1,7 @@
 """Eval stage: score answers with metric packages and aggregate them.
 
-Runs in an environment that holds only the metric packages (plus the standard library), by
-path: ``python evaluate.py CONFIG.json``. Reads samples.jsonl and answers.jsonl, writes
+Runs in an environment that holds only the metric packages (and this package):
+``python -m vlmhb_stages.evaluate CONFIG.json``. Reads samples.jsonl and answers.jsonl, writes
 per_sample.csv, metrics_<aggregator>.csv and metrics.json into the output folder, atomically.
 """
 
@@ -17,8 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))  # stage_configs.py is copied beside this file
-from stage_configs import EvalConfig, MetricSpec, emit
+from vlmhb_stages.configs import EvalConfig, MetricSpec, emit
 
 SAMPLE_FIELDS = ("doc_class", "question_type")
 """Per-sample columns a metric may ask for by its ``sample_fields`` attribute."""

@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..registry.prompt_collection import PromptCollectionError, read_prompt_collection
 from .entries import PlannedEntry
+from .prompt_collection import PromptCollectionError, read_prompt_collection
+from .vlm_base import read_vlm_base
 
 V01_TASKS = {"vqa": "vqa"}
 """v0.1 task folder (lower case) -> task entry. Others are reported, not guessed."""
@@ -317,8 +318,6 @@ def dataset_entries(data_dirs: Path, notes: list[str]) -> list[PlannedEntry]:
 
 def model_entries(vlm_base: Path) -> list[PlannedEntry]:
     """Models runnable where their weights are; the v0.1 packages kept as metadata only."""
-    from ..registry.vlm_base import read_vlm_base
-
     entries = []
     seen: set[str] = set()
     problems = []

@@ -1,9 +1,9 @@
 """Parity stage: re-score existing answers under every variant of each metric (no inference).
 
-Runs by path in the metric packages' environment: ``python parity.py CONFIG.json``. For each
-run and each metric whose function lists ``variants`` (its ``compat`` values), it computes our
-definition and every variant on the same answers and writes one row per (metric, variant):
-value, delta from ours, and the share of samples whose score differs.
+Runs in the metric packages' environment: ``python -m vlmhb_stages.parity CONFIG.json``.
+For each run and each metric whose function lists ``variants`` (its ``compat`` values), it
+computes our definition and every variant on the same answers and writes one row per (metric,
+variant): value, delta from ours, and the share of samples whose score differs.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # the stage helpers are copied beside this file
-from evaluate import load_metric, read_jsonl, reference_of
-from stage_configs import ParityConfig
+from vlmhb_stages.configs import ParityConfig
+from vlmhb_stages.evaluate import load_metric, read_jsonl, reference_of
 
 
 def _score(metric, params, predictions, references):

@@ -17,6 +17,8 @@ import yaml
 
 
 def user_overlay_dir() -> Path:
+    """Where imports go by default: a per-user folder every command reads after the shipped
+    registries, so an import never edits the checkout."""
     configured = os.environ.get("VLMHB_USER_OVERLAY")
     if configured:
         return Path(configured).expanduser()
@@ -26,6 +28,8 @@ def user_overlay_dir() -> Path:
 
 @dataclass
 class ImportResult:
+    """What an import wrote and what it kept, so the CLI can say both."""
+
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
 
@@ -36,6 +40,9 @@ class ImportResult:
 
 @dataclass
 class PlannedEntry:
+    """A registry entry as plain data (``<kind>/<name>.yaml`` holding ``data``): the core
+    validates it when it loads the overlay, so this package needs no registry models."""
+
     kind: str
     name: str
     data: dict[str, Any]

@@ -1,0 +1,66 @@
+"""vlmhb-v01: the files VLMHyperBench v0.1 users have, read and written without the core.
+
+- :func:`plan_v01_import` turns a v0.1 tree (``data_dirs/``, ``vlm_base.csv``) into plain
+  registry entries (:class:`PlannedEntry`); :func:`write_entries` writes them into an overlay
+  folder (by default :func:`user_overlay_dir`) with one overwrite rule.
+- :func:`read_prompt_collection` and :func:`read_vlm_base` read the v0.1 CSVs.
+- :func:`read_user_config` reads ``user_config.csv`` into typed rows and per-cell problems;
+  resolving the names in them is the core's job.
+- :func:`write_v01` writes ``ModelsAnswers/`` and ``ModelsMetrics/`` from a work dir: the
+  ``v01`` report kind (entry-point group ``vlmhyperbench.reports``).
+
+::
+
+    from vlmhb_v01 import plan_v01_import, write_entries
+
+    entries, notes = plan_v01_import(Path("~/vlmhyperbench").expanduser())
+    write_entries(entries)          # ~/.config/vlmhb/registries/<kind>/<name>.yaml
+"""
+
+from .entries import ImportResult, PlannedEntry, user_overlay_dir, write_entries
+from .export import ExportError, write_v01
+from .prompt_collection import PromptCollectionError, read_prompt_collection
+from .tree import (
+    FRAMEWORKS,
+    V01Error,
+    dataset_entry,
+    model_entries,
+    parse_hf_fields,
+    plan_v01_import,
+    prompt_entry_name,
+    slug,
+)
+from .user_config import (
+    AGGREGATORS,
+    UserConfigError,
+    UserConfigRow,
+    prompt_collection_files,
+    read_user_config,
+)
+from .vlm_base import VlmBaseError, read_vlm_base
+
+__all__ = [
+    "AGGREGATORS",
+    "FRAMEWORKS",
+    "ExportError",
+    "ImportResult",
+    "PlannedEntry",
+    "PromptCollectionError",
+    "UserConfigError",
+    "UserConfigRow",
+    "V01Error",
+    "VlmBaseError",
+    "dataset_entry",
+    "model_entries",
+    "parse_hf_fields",
+    "plan_v01_import",
+    "prompt_collection_files",
+    "prompt_entry_name",
+    "read_prompt_collection",
+    "read_user_config",
+    "read_vlm_base",
+    "slug",
+    "user_overlay_dir",
+    "write_entries",
+    "write_v01",
+]

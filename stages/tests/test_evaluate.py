@@ -1,0 +1,130 @@
+"""The eval script run as the core runs it: ``python -m vlmhb_stages.evaluate CONFIG.json`` in a
+separate process, on files written the way the sync and infer stages write them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from vlmhb_stages import EVENT_PREFIX, EvalConfig, MetricSpec
+
+HERE = Path(__file__).parent
+SAMPLES = [
+    ("1", "passport", "surname", "IVANOV", "Ivanov"),
+    ("2", "passport", "name", "IVAN", "Petr"),
+    ("3", "invoice", "total", "12.50", "12.50"),
+    ("4", "invoice", "total", "7", None),  # a failed request: no answer
+]
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    samples, answers = tmp_path / "samples.jsonl", tmp_path / "answers.jsonl"
+    samples.write_text(
+        "".join(
+            json.dumps({"id": i, "doc_class": d, "question_type": q, "reference": r}) + "\n"
+            for i, d, q, r, _ in SAMPLES
+        )
+    )
+    answers.write_text(
+        "".join(
+            json.dumps({"id": i, "answer": a, "parse_status": "failed" if a is None else "text"})
+            + "\n"
+            for i, _, _, _, a in SAMPLES
+        )
+    )
+    return samples, answers
+
+
+def _run(config_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    return subprocess.run(
+        [sys.executable, "-m", "vlmhb_stages.evaluate", str(config_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _config(tmp_path: Path, **changes: object) -> Path:
+    samples, answers = _files(tmp_path)
+    config = EvalConfig(
+        out_dir=str(tmp_path / "out"),
+        samples=str(samples),
+        answers=str(answers),
+        output_kind="text",
+        aggregators=["general", "by_doc_type"],
+        metrics=[
+            MetricSpec(name="exact", column="exact", version="1", callable="toy_metrics:exact")
+        ],
+    )
+    path = tmp_path / "evaluate.config.json"
+    path.write_text(config.model_copy(update=changes).model_dump_json())
+    return path
+
+
+def test_scores_aggregates_and_reports_progress(tmp_path: Path) -> None:
+    proc = _run(_config(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    events = [
+        json.loads(x[len(EVENT_PREFIX) :])
+        for x in proc.stdout.splitlines()
+        if x.startswith(EVENT_PREFIX)
+    ]
+    assert events == [{"type": "stage_progress", "done": 1, "total": 1}]
+    out = tmp_path / "out"
+    with (out / "per_sample.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["id"], r["exact"], r["parse_status"]) for r in rows] == [
+        ("1", "1.0", "text"),
+        ("2", "0.0", "text"),
+        ("3", "1.0", "text"),
+        ("4", "0.0", "failed"),
+    ]
+    with (out / "metrics_by_doc_type.csv").open(newline="") as handle:
+        by_type = {r["doc_class"]: (r["samples"], r["exact"]) for r in csv.DictReader(handle)}
+    assert by_type == {"invoice": ("2", "0.5"), "passport": ("2", "0.5")}
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["metrics"] == {"exact": 0.5}
+    assert summary["samples"] == 4 and summary["failed"] == 1
+    assert summary["versions"] == {"exact": "exact@1"}
+    assert not list(out.glob("*.tmp"))
+
+
+def test_a_config_from_another_release_fails_naming_the_field(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    data = json.loads(path.read_text())
+    data["aggregator"] = data.pop("aggregators")  # renamed on one side only
+    path.write_text(json.dumps(data))
+    proc = _run(path)
+    assert proc.returncode != 0
+    assert "aggregators" in proc.stderr and "Field required" in proc.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_an_uninstalled_metric_is_named(tmp_path: Path) -> None:
+    spec = MetricSpec(name="anls", column="anls", version="1", entry_point="anls")
+    proc = _run(_config(tmp_path, metrics=[spec]))
+    assert proc.returncode != 0
+    assert "metric 'anls': no entry point 'anls' in group vlmhyperbench.metrics" in proc.stderr
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("name", ["prepare_dataset", "evaluate", "parity", "upload_bundle"])
+def test_every_script_is_importable_without_the_core(name: str) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import vlmhb_stages.{name}, sys; assert 'vlmhyperbench' not in sys.modules",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
