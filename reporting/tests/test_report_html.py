@@ -346,3 +346,16 @@ def test_compare_refuses_an_unfinished_evaluation(report) -> None:
     _path, _runs, workdir = report
     with pytest.raises(CompareError, match=r"its evaluation .*ev-a is not complete"):
         compare(workdir, "tesseract/docs-vqa/plain", "default")
+
+
+def test_compare_command_exits_2_naming_an_unknown_run(report) -> None:
+    import typer
+    from typer.testing import CliRunner
+    from vlmhb_reports.cli import compare_command
+
+    app = typer.Typer()
+    app.command()(compare_command)
+    _path, _runs, workdir = report
+    result = CliRunner().invoke(app, ["nope/x/y", "default", "--workdir", str(workdir)])
+    assert result.exit_code == 2
+    assert "no run or experiment 'nope/x/y'" in result.output

@@ -314,22 +314,29 @@ def env_prune(
     _injector_cli(cache_dir, *args)
 
 
-def _add_import_commands() -> None:
-    from .cli_import import import_app
+def _add_commands() -> None:
+    """The analysis commands, then the command groups other packages add through the
+    entry-point group ``vlmhyperbench.commands`` (``vlmhb import`` comes with vlmhb-v01,
+    ``vlmhb compare`` with vlmhb-reports): a typer app is added as a group, a function as a
+    command."""
+    from importlib.metadata import entry_points
 
-    app.add_typer(import_app, name="import")
-
-
-_add_import_commands()
-
-
-def _add_analysis_commands() -> None:
     from .cli_analysis import register
 
     register(app)
+    for plugin in sorted(entry_points(group="vlmhyperbench.commands"), key=lambda e: e.name):
+        try:
+            command = plugin.load()
+        except ImportError as exc:  # installed without its `cli` extra: say so, run the rest
+            err.print(f"command {plugin.name!r} unavailable ({plugin.value}): {exc}")
+            continue
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=plugin.name)
+        else:
+            app.command(plugin.name)(command)
 
 
-_add_analysis_commands()
+_add_commands()
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""``vlmhb plan`` and ``vlmhb compare``: look before running, and judge differences after."""
+"""``vlmhb plan`` and ``vlmhb parity``: look before running, and check our metrics against
+other tools' definitions after (``vlmhb compare`` comes with vlmhb-reports)."""
 
 from __future__ import annotations
 
@@ -85,52 +86,3 @@ def register(app: typer.Typer) -> None:
                 "" if r["variant"] == "ours" else f"{r['differ']:.1%}",
             )
         out.print(table)
-
-    @app.command()
-    def compare(
-        a: Annotated[str, typer.Argument(help="Run (model/dataset/prompt) or experiment.")],
-        b: Annotated[str, typer.Argument(help="Run, glob of runs, or experiment.")],
-        workdir: WorkdirOption = Path(".work"),
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
-        fail_on_regression: Annotated[
-            bool,
-            typer.Option("--fail-on-regression", help="Exit 1 when any verdict is 'worse'."),
-        ] = False,
-        seed: Annotated[int, typer.Option(help="Bootstrap and permutation seed.")] = 0,
-    ) -> None:
-        """Paired comparison on shared samples: delta, 95% CI, p-value and a verdict per metric."""
-        from vlmhb_reports import CompareError
-        from vlmhb_reports import compare as run_compare
-
-        from .cli_run import EXIT_BAD_INPUT
-
-        try:
-            rows = run_compare(workdir, a, b, seed=seed)
-        except CompareError as exc:
-            err.print(str(exc), markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        if as_json:
-            print(json.dumps(rows, ensure_ascii=False, indent=2))
-        else:
-            table = Table("A", "B", "metric", "A", "B", "delta", "95% CI", "p", "verdict")
-            for r in rows:
-                table.add_row(
-                    r["run_a"],
-                    r["run_b"],
-                    str(r["metric"]),
-                    f"{r['a']:.4g}",
-                    f"{r['b']:.4g}",
-                    f"{r['delta']:+.4g}",
-                    f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]",
-                    f"{r['p_value']:.3g}",
-                    r["verdict"],
-                )
-            out.print(table)
-            agreements = {(r["run_a"], r["run_b"]): r for r in rows}
-            for (ra, rb), r in agreements.items():
-                out.print(
-                    f"answers of {ra} and {rb}: {r['agreement_exact']:.1%} identical, "
-                    f"{r['agreement_normalized']:.1%} after normalisation"
-                )
-        if fail_on_regression and any(r["verdict"] == "worse" for r in rows):
-            raise typer.Exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -34,3 +35,14 @@ class RegistryError(Exception):
         self.problems = sorted(problems, key=lambda p: (str(p.file), p.line or 0, p.field))
         self.root = root
         super().__init__("\n".join(p.render(root) for p in self.problems))
+
+
+def location(loc: tuple[Any, ...]) -> str:
+    """A field path as people write it: ``runs[0].metrics``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
