@@ -43,7 +43,14 @@ class Recipe:
     """Programs that must be on PATH (else the benchmark is reported as skipped)."""
 
 
-CORE = ["./dependency-injector", "./statistics", "./core"]
+CORE = [
+    "./dependency-injector",
+    "./statistics",
+    "./reporting",
+    "./stages",
+    "./migration/v01",
+    "./core",
+]
 RECIPES = {
     "text_metrics": Recipe(
         "bench_text_metrics.py",
@@ -54,7 +61,7 @@ RECIPES = {
     "sync": Recipe("bench_sync.py", ["./data-layer", "moto[server]"], quick=["--files", "200"]),
     "wrapper_overhead": Recipe(
         "bench_wrapper_overhead.py",
-        ["./adapters/api-wrapper", "sniffio"],
+        ["./adapters/api-wrapper", "sniffio", "aiohttp"],
         quick=["--requests", "500", "--warmup", "100"],
     ),
     "pipeline": Recipe(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -12,9 +13,9 @@ import pytest
 from registry_factory import VALID, write_registry
 from vlmhb_dependency_injector import EnvironmentManager
 from vlmhyperbench.execution.answers import AnswerRecord, AnswerWriter, read_answers
+from vlmhyperbench.execution.chat_request import InferSettings, build_prompt, request_body
 from vlmhyperbench.execution.events import EventBus, StageFinished, StagePlanned, StageStarted
 from vlmhyperbench.execution.identity import PackageResolver
-from vlmhyperbench.execution.infer import InferSettings, build_prompt, request_body
 from vlmhyperbench.execution.planner import BenchmarkPlanner
 from vlmhyperbench.execution.structured import parse_structured
 from vlmhyperbench.execution.tracker import TaskTracker
@@ -179,19 +180,27 @@ def test_stage_event_lines_are_parsed_and_other_lines_are_not(tmp_path: Path) ->
     assert seen[0].done == 1 and seen[0].stage_id == "s"
 
 
+def _write(path: Path, *records: AnswerRecord) -> None:
+    """Append records as the inference runner does (group commit, all on disk after close)."""
+
+    async def go() -> None:
+        writer = AnswerWriter(path)
+        for record in records:
+            writer.write(record)
+        await writer.aclose()
+
+    asyncio.run(go())
+
+
 def test_truncated_answer_line_is_dropped_and_cut(tmp_path: Path) -> None:
     path = tmp_path / "answers.jsonl"
-    writer = AnswerWriter(path)
-    writer.write(AnswerRecord(id="1", answer="a", parse_status="text"))
-    writer.close()
+    _write(path, AnswerRecord(id="1", answer="a", parse_status="text"))
     with path.open("a", encoding="utf-8") as handle:
         handle.write('{"id": "2", "answer": "half')  # what SIGKILL mid-write leaves
     records = read_answers(path)
     assert list(records) == ["1"]
     assert path.read_text(encoding="utf-8").endswith("\n")
-    writer = AnswerWriter(path)
-    writer.write(AnswerRecord(id="2", answer="b", parse_status="text"))
-    writer.close()
+    _write(path, AnswerRecord(id="2", answer="b", parse_status="text"))
     assert list(read_answers(path)) == ["1", "2"]
 
 
@@ -283,11 +292,12 @@ def test_compaction_keeps_the_last_record_per_sample(tmp_path: Path) -> None:
     from vlmhyperbench.execution.answers import compact_answers
 
     path = tmp_path / "answers.jsonl"
-    writer = AnswerWriter(path)
-    writer.write(AnswerRecord(id="1", answer=None, parse_status="failed", error="timeout"))
-    writer.write(AnswerRecord(id="2", answer="b", parse_status="text"))
-    writer.write(AnswerRecord(id="1", answer="a", parse_status="text"))  # the retry
-    writer.close()
+    _write(
+        path,
+        AnswerRecord(id="1", answer=None, parse_status="failed", error="timeout"),
+        AnswerRecord(id="2", answer="b", parse_status="text"),
+        AnswerRecord(id="1", answer="a", parse_status="text"),  # the retry
+    )
     compact_answers(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2

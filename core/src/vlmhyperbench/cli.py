@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .api import RegistryInvalid, open_registry
 from .cli_options import (
@@ -20,6 +19,8 @@ from .cli_options import (
     OverlayOption,
     RegistriesOption,
     WorkdirOption,
+    err,
+    out,
 )
 from .cli_run import EXIT_BAD_INPUT, run_experiment
 from .registry import write_json_schemas
@@ -38,11 +39,6 @@ metrics_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(metrics_app, name="metrics")
-
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:  # logs and CI: wide enough for a leaderboard, never squeezed to 80
-    out = Console(highlight=False, soft_wrap=True, width=220)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(lines: list[str] | str) -> None:

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .cli_options import LimitOption, ModeOption, OverlayOption, RegistriesOption, WorkdirOption
-
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:  # logs and CI: wide enough for a table, never squeezed to 80
-    out = Console(highlight=False, soft_wrap=True, width=220)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from .cli_options import (
+    LimitOption,
+    ModeOption,
+    OverlayOption,
+    RegistriesOption,
+    WorkdirOption,
+    err,
+    out,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,22 +32,12 @@ def register(app: typer.Typer) -> None:
         overlay: OverlayOption = None,
     ) -> None:
         """The stages that would run, the cached ones, and an estimated time for each."""
-        from .analysis import estimate
         from .cli import load_registry
-        from .cli_run import plan_for
+        from .cli_run import plan_for, print_plan
 
         files = [Path(experiment)] if experiment.endswith((".yaml", ".yml")) else []
         registry = load_registry(registries, mode, overlay, files)
-        planned = plan_for(registry, experiment, None, limit)
-        table = Table("stage", "state", "estimate", "basis", title=f"plan — {experiment}")
-        total = 0.0
-        for item in estimate(planned, workdir):
-            state = "cached" if item.cached else "to run"
-            shown = "" if item.seconds is None else f"{item.seconds:.1f} s"
-            total += item.seconds or 0.0
-            table.add_row(item.name, state, shown, item.basis)
-        out.print(table)
-        out.print(f"estimated total: {total:.1f} s (stages without an estimate not counted)")
+        print_plan(out, plan_for(registry, experiment, None, limit), workdir)
 
     @app.command()
     def parity(

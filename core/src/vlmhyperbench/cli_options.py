@@ -1,4 +1,4 @@
-"""Command-line options shared by every ``vlmhb`` command (said once)."""
+"""Command-line options and consoles shared by every ``vlmhb`` command (said once)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # logs and CI: wide enough for a leaderboard, never squeezed to 80
+    out = Console(highlight=False, soft_wrap=True, width=220)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RegistriesOption = Annotated[
     Path,

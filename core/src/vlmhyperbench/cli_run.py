@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from vlmhb_dependency_injector import DependencyError
-from vlmhb_reports import quality_columns
+from vlmhb_reports.terminal import print_leaderboard
 
 from .api import plan_experiment, run_plan
 from .execution.planner import PlanError
@@ -24,7 +24,7 @@ from .execution.stages import Plan
 from .execution.user_config import UserConfigError, experiment_from_user_config
 from .executors import ExecutorError
 from .registry import Registry
-from .workdir import Workdir, write_json
+from .workdir import write_json
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -51,13 +51,21 @@ def plan_for(
 
 
 def print_plan(out: Console, plan: Plan, workdir: Path) -> None:
-    folders = Workdir(workdir)
-    table = Table("stage", "kind", "id", "state", title=f"plan — {plan.experiment.name}")
-    for stage in plan.stages:
-        folder = None if stage.kind == "serve" else folders.stage_dir(stage.kind, stage.id)
-        state = "cached" if stage.cacheable and folder and Workdir.is_done(folder) else "to run"
-        table.add_row(stage.name, stage.kind, stage.id, state)
+    """Every stage, cached or to run, with an estimated time (``vlmhb plan``, ``--dry-run``)."""
+    from .analysis import estimate
+
+    table = Table(
+        "stage", "id", "state", "estimate", "basis", title=f"plan — {plan.experiment.name}"
+    )
+    total = 0.0
+    for item in estimate(plan, workdir):
+        shown = "" if item.seconds is None else f"{item.seconds:.1f} s"
+        total += item.seconds or 0.0
+        table.add_row(
+            item.name, item.stage_id, "cached" if item.cached else "to run", shown, item.basis
+        )
     out.print(table)
+    out.print(f"estimated total: {total:.1f} s (stages without an estimate not counted)")
 
 
 def run_experiment(
@@ -157,52 +165,3 @@ def run_experiment(
                 f"{took_s:.1f} s ({error:+.0%})"
             )
     return EXIT_RUN_FAILED if outcome.status == "failed" else EXIT_OK
-
-
-TERMINAL_WIDTH = 120
-"""The terminal table fits this; leaderboard.csv keeps every column."""
-SHOWN_SPEED = {"latency_p50_s": "p50 s", "samples_per_s": "samples/s", "peak_rss_mb": "RSS MB"}
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    """One table per task (tasks have different metrics): quality first, then speed, memory."""
-    notes = set()
-    for task in dict.fromkeys(row["task"] for row in rows):
-        subset = [row for row in rows if row["task"] == task]
-        metrics = [c for c in quality_columns(columns) if any(r.get(c) is not None for r in subset)]
-        who = ["model", "prompt"]
-        if len({r["dataset"] for r in subset}) > 1:
-            who.insert(1, "dataset")
-        speed = dict(SHOWN_SPEED)
-        if any(row.get("peak_vram_mb") for row in subset):
-            speed["peak_vram_mb"] = "VRAM MB"
-        table = Table(
-            *who,
-            *metrics,
-            *speed.values(),
-            "status",
-            title=f"leaderboard — task {task}",
-            title_justify="left",
-            width=min(TERMINAL_WIDTH, out.width),
-        )
-        for row in subset:
-            table.add_row(
-                *[str(row[c]) for c in who],
-                *[_cell(row.get(c)) for c in metrics],
-                *[_cell(row.get(c)) for c in speed],
-                str(row.get("status", "")),
-            )
-            if any(c in ("cer", "wer") and (row.get(c) or 0) > 1 for c in metrics):
-                notes.add(
-                    "CER/WER above 1: the answer needs more edits than the reference has "
-                    "characters (words), e.g. a long answer to a short question; it is not capped."
-                )
-        out.print(table)
-    for note in sorted(notes):
-        out.print(f"note: {note}")

@@ -73,10 +73,6 @@ class Workdir:
         partial.write_text(f"{time.time()}\n", encoding="utf-8")
         os.replace(partial, folder / DONE_MARKER)
 
-    @staticmethod
-    def clear_done(folder: Path) -> None:
-        (folder / DONE_MARKER).unlink(missing_ok=True)
-
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary name, then rename): a kill never leaves half a file."""

@@ -3,26 +3,37 @@
 Requests go to the API wrapper's OpenAI-compatible endpoint with bounded concurrency. A
 sample that fails is retried, then recorded as failed; a server that stops answering is
 restarted through ``ServerHandle.restart`` and the run goes on where it stopped.
+
+The client side must never be what bounds a benchmark's speed, so the hot path is kept lean
+(measured by ``bench/bench_pipeline.py`` against the server's own capacity):
+
+- aiohttp, not httpx, sends the requests: httpcore's pool re-scans every connection it holds
+  on each request, which cost ~2 ms of CPU per request at concurrency 32 against ~0.1 ms
+  for aiohttp's connector, so an instant server was held to a tenth of its capacity;
+- a page's image is encoded once and spliced into each request that shows it
+  (``chat_request``);
+- answers are appended off the event loop in group commits (``AnswerWriter``), and progress
+  is reported at most every ``PROGRESS_INTERVAL_S`` (each report is an event written to
+  ``events.jsonl`` and drawn by the progress bar), plus once at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import functools
-import mimetypes
-import os
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 
-from .answers import AnswerRecord, compact_answers, read_answers
+from .answers import AnswerRecord, AnswerWriter, compact_answers, read_answers
+from .chat_request import InferSettings, request_bytes
 from .structured import parse_structured
+
+#: How often, at most, progress is reported while samples flow (the last report is always made).
+PROGRESS_INTERVAL_S = 0.2
 
 
 class ServerHandle(Protocol):
@@ -30,66 +41,6 @@ class ServerHandle(Protocol):
     api_key: str | None
 
     async def restart(self, reason: str) -> None: ...
-
-
-@dataclass
-class InferSettings:
-    model_id: str | None
-    system_prompt: str | None
-    template: str | None
-    collection: dict[str, str]
-    generation: dict[str, Any]
-    response_format: dict[str, Any] | None
-    json_schema: dict[str, Any] | None
-    output_kind: str
-    concurrency: int = 4
-    per_run: int = 3
-    max_attempts: int = 9
-    timeout_s: float = 300.0
-    max_server_restarts: int = 3
-
-
-def build_prompt(sample: dict[str, Any], settings: InferSettings) -> str:
-    """The collection prompt for '<doc_class> <question_type>' replaces the question."""
-    variables = dict(sample.get("prompt_vars") or {})
-    key = f"{sample.get('doc_class')} {sample.get('question_type')}"
-    if key in settings.collection:
-        variables["question"] = settings.collection[key]
-        if not settings.template or "{question}" not in settings.template:
-            return settings.collection[key]
-    if settings.template is None:
-        return variables.get("question", "")
-    return settings.template.format(**variables)
-
-
-@functools.lru_cache(maxsize=16)
-def _data_url(path: str, mtime_ns: int, size: int) -> str:
-    """A page asked many questions (VQA) is read and encoded once; keyed by its stat."""
-    mime = mimetypes.guess_type(path)[0] or "image/png"
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"data:{mime};base64,{data}"
-
-
-def image_part(path: str) -> dict[str, Any]:
-    stat = os.stat(path)
-    return {
-        "type": "image_url",
-        "image_url": {"url": _data_url(path, stat.st_mtime_ns, stat.st_size)},
-    }
-
-
-def request_body(sample: dict[str, Any], settings: InferSettings) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = []
-    if settings.system_prompt:
-        messages.append({"role": "system", "content": settings.system_prompt})
-    content = [{"type": "text", "text": build_prompt(sample, settings)}]
-    content += [image_part(p) for p in sample.get("images") or []]
-    messages.append({"role": "user", "content": content})
-    body: dict[str, Any] = {"model": settings.model_id or "default", "messages": messages}
-    body.update({k: v for k, v in settings.generation.items() if v is not None})
-    if settings.response_format is not None:
-        body["response_format"] = settings.response_format
-    return body
 
 
 def pending_samples(
@@ -110,49 +61,6 @@ class _ServerDown(Exception):
 
 class _SampleError(Exception):
     """The server answered with an error for this sample: retry it, then record it failed."""
-
-
-class _GroupWriter:
-    """Appends answer records off the event loop, one flush + fsync per batch (group commit).
-
-    A per-record fsync on the event loop stalls every request in flight for the disk's
-    latency (milliseconds), which made the client, not the server, the bottleneck. Records
-    that arrive while a batch is being synced form the next batch, so a crash still costs at
-    most the samples in flight, and every record is on disk when ``close`` returns.
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
-        self._pending: list[str] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    def write(self, record: AnswerRecord) -> None:
-        self._pending.append(record.model_dump_json() + "\n")
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._drain())
-
-    def _sync(self, lines: list[str]) -> None:
-        self._file.write("".join(lines))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            await asyncio.to_thread(self._sync, batch)
-
-    async def aclose(self) -> None:
-        try:
-            while self._flusher is not None and not self._flusher.done():
-                await asyncio.shield(self._flusher)
-            if self._pending:  # a batch left by a failed flusher: write it here
-                self._sync(self._pending)
-                self._pending = []
-            if self._flusher is not None and not self._flusher.cancelled():
-                self._flusher.result()  # a disk error is the run's error
-        finally:
-            self._file.close()
 
 
 class InferenceRunner:
@@ -187,62 +95,89 @@ class InferenceRunner:
         previous = read_answers(self.answers_path)
         self._spent = {k: r.attempts for k, r in previous.items() if r.parse_status == "failed"}
         todo = pending_samples(self.samples, previous, self.settings.max_attempts)
-        done = len(self.samples) - len(todo)
-        failed = 0
-        self.on_progress(done, len(self.samples), failed)
-        writer = _GroupWriter(self.answers_path)
+        total = len(self.samples)
+        counters = {"done": total - len(todo), "failed": 0}
+        self.on_progress(counters["done"], total, counters["failed"])
+        writer = AnswerWriter(self.answers_path)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for sample in todo:
             queue.put_nowait(sample)
-        counters = {"done": done, "failed": failed}
+        reported = time.monotonic()
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker(session: aiohttp.ClientSession) -> None:
+            nonlocal reported
             while True:
                 try:
                     sample = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                record = await self._answer(client, sample)
+                record = await self._answer(session, sample)
                 writer.write(record)
                 counters["done"] += 1
                 counters["failed"] += record.parse_status == "failed"
-                self.on_progress(counters["done"], len(self.samples), counters["failed"])
+                now = time.monotonic()
+                if now - reported >= PROGRESS_INTERVAL_S:
+                    reported = now
+                    self.on_progress(counters["done"], total, counters["failed"])
 
-        # One connection per worker (+1 for the monitor), all kept alive: httpx's pool scans
-        # every connection it holds on each request, so a bigger pool only costs time.
-        connections = max(1, self.settings.concurrency) + 1
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        workers = max(1, self.settings.concurrency)
         try:
-            async with httpx.AsyncClient(timeout=self.settings.timeout_s, limits=limits) as client:
-                sampler = asyncio.create_task(self._sample_resources(client))
-                workers = [worker(client) for _ in range(max(1, self.settings.concurrency))]
+            async with self._session(workers + 1) as session:  # +1: the resource monitor
+                sampler = asyncio.create_task(self._sample_resources(session))
+                tasks = [asyncio.create_task(worker(session)) for _ in range(workers)]
                 try:
-                    await asyncio.gather(*workers)
+                    await asyncio.gather(*tasks)
                 finally:
-                    sampler.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await sampler
-                await self._sample_once(client)
+                    # On an error (or Ctrl-C) every worker and the sampler is cancelled and
+                    # awaited before the session and the answers file close under them.
+                    for task in (*tasks, sampler):
+                        task.cancel()
+                    await asyncio.gather(*tasks, sampler, return_exceptions=True)
+                await self._sample_once(session)
         finally:
             await writer.aclose()
+        self.on_progress(counters["done"], total, counters["failed"])
         compact_answers(self.answers_path)
         records = read_answers(self.answers_path)
         return [records[str(s["id"])] for s in self.samples if str(s["id"]) in records]
 
-    async def _sample_resources(self, client: httpx.AsyncClient) -> None:
+    def _session(self, connections: int) -> aiohttp.ClientSession:
+        """One keep-alive connection per worker; timeouts per socket operation, as before.
+
+        ``timeout_s`` bounds connecting and each wait for the server's bytes (a generation
+        that sends nothing for ``timeout_s`` fails), not the whole request, so a long answer
+        that is streaming in is never cut. Proxies from the environment are not used: a model
+        server is reached directly, or its latency would include the proxy's.
+        """
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.settings.timeout_s, sock_read=self.settings.timeout_s
+        )
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    def _headers(self) -> dict[str, str]:
+        # Read per request: a restarted server may have a new key (and a new base_url).
+        key = self.server.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    async def _sample_resources(self, session: aiohttp.ClientSession) -> None:
         """Poll the wrapper's resource monitor while samples flow: peak RAM and GPU memory."""
         while True:
-            await self._sample_once(client)
+            await self._sample_once(session)
             await asyncio.sleep(self.resource_interval_s)
 
-    async def _sample_once(self, client: httpx.AsyncClient) -> None:
-        headers = {"Authorization": f"Bearer {self.server.api_key}"} if self.server.api_key else {}
+    async def _sample_once(self, session: aiohttp.ClientSession) -> None:
         try:
-            response = await client.get(
-                f"{self.server.base_url}/v1/metrics", headers=headers, timeout=5
-            )
-            resources = response.json().get("resources") or {}
-        except (httpx.HTTPError, ValueError, AttributeError):
+            async with session.get(
+                f"{self.server.base_url}/v1/metrics",
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as response:
+                resources = json.loads(await response.read()).get("resources") or {}
+        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
             return  # telemetry is best effort: never fail a sample for it
         rss = resources.get("process_rss_bytes")
         gpu = sum(g.get("memory_used_bytes", 0) for g in resources.get("gpus") or [])
@@ -258,14 +193,14 @@ class InferenceRunner:
                 )
         self.on_resource({k: v for k, v in sample.items() if v is not None})
 
-    async def _answer(self, client: httpx.AsyncClient, sample: dict[str, Any]) -> AnswerRecord:
+    async def _answer(self, session: aiohttp.ClientSession, sample: dict[str, Any]) -> AnswerRecord:
         base = {
             "id": str(sample["id"]),
             "doc_class": sample.get("doc_class"),
             "question_type": sample.get("question_type"),
         }
         try:
-            body = request_body(sample, self.settings)
+            body = request_bytes(sample, self.settings)
         except (OSError, KeyError, ValueError, IndexError) as exc:
             return AnswerRecord(
                 **base,
@@ -284,7 +219,7 @@ class InferenceRunner:
             started = time.time()
             t0 = time.perf_counter()
             try:
-                payload = await self._post(client, body)
+                payload, text = await self._post(session, body)
             except _ServerDown as exc:
                 last_error = str(exc)
                 if not await self._restart(generation, last_error):
@@ -296,7 +231,6 @@ class InferenceRunner:
                 await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
                 continue
             latency = time.perf_counter() - t0
-            text = payload["choices"][0]["message"].get("content")
             usage = payload.get("usage") or {}
             status, parsed, error = "text", None, None
             if self.settings.output_kind == "json":
@@ -320,21 +254,40 @@ class InferenceRunner:
             **base, answer=None, parse_status="failed", error=last_error, attempts=spent + attempt
         )
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.server.api_key}"} if self.server.api_key else {}
+    async def _post(
+        self, session: aiohttp.ClientSession, body: bytes
+    ) -> tuple[dict[str, Any], str | None]:
+        """The completion and its message text; raises _ServerDown or _SampleError."""
+        headers = {**self._headers(), "Content-Type": "application/json"}
+        for fresh_try in (True, False):
+            try:
+                async with session.post(
+                    f"{self.server.base_url}/v1/chat/completions", data=body, headers=headers
+                ) as response:
+                    status, raw = response.status, await response.read()
+                break
+            except TimeoutError as exc:  # aiohttp's socket timeouts are TimeoutErrors too
+                raise _SampleError(f"timed out after {self.settings.timeout_s} s") from exc
+            except aiohttp.ServerDisconnectedError as exc:
+                if fresh_try:  # a kept-alive connection the server had just closed: once more
+                    continue
+                raise _ServerDown(f"server unreachable: {type(exc).__name__}: {exc}") from exc
+            except aiohttp.ClientConnectionError as exc:
+                raise _ServerDown(f"server unreachable: {type(exc).__name__}: {exc}") from exc
+            except aiohttp.ClientError as exc:  # a malformed or cut-off HTTP response
+                raise _ServerDown(f"bad HTTP response: {type(exc).__name__}: {exc}") from exc
+        text = raw.decode("utf-8", errors="replace")
+        if status == 503:
+            raise _ServerDown(f"server not ready (503): {text[:200]}")
+        if status >= 400:
+            raise _SampleError(f"HTTP {status}: {text[:300]}")
         try:
-            response = await client.post(
-                f"{self.server.base_url}/v1/chat/completions", json=body, headers=headers
-            )
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise _ServerDown(f"server unreachable: {type(exc).__name__}: {exc}") from exc
-        except httpx.TimeoutException as exc:
-            raise _SampleError(f"timed out after {self.settings.timeout_s} s") from exc
-        if response.status_code == 503:
-            raise _ServerDown(f"server not ready (503): {response.text[:200]}")
-        if response.status_code >= 400:
-            raise _SampleError(f"HTTP {response.status_code}: {response.text[:300]}")
-        return response.json()
+            payload = json.loads(raw)
+            return payload, payload["choices"][0]["message"].get("content")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise _SampleError(
+                f"HTTP {status} but not a chat completion (choices[0].message): {text[:200]}"
+            ) from exc
 
     async def _restart(self, generation: int, reason: str) -> bool:
         async with self._restart_lock:

@@ -6,10 +6,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from vlmhb_v01 import write_answers_csv
+
 from ..workdir import Workdir, read_json, write_json
-from .answers import export_csv, load_samples, read_answers
+from .answers import load_samples, read_answers
+from .chat_request import InferSettings
 from .events import EventBus, ResourceSample, StageProgress
-from .infer import InferenceRunner, InferSettings, pending_samples
+from .infer import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
 from .serve import ModelServer, RemoteModelServer
 from .stages import InferStage, PlannedRun, ServeStage
@@ -136,11 +139,11 @@ class ModelInference:
         else:
             existing = read_answers(answers_path)
             records = [existing[str(s["id"])] for s in samples if str(s["id"]) in existing]
-        export_csv(records, folder / "answers.csv")
+        write_answers_csv(folder / "answers.csv", [r.model_dump() for r in records])
         failed = [r for r in records if r.parse_status == "failed"]
         retryable = [r for r in failed if r.attempts < retries.max_attempts]
         outputs = {"samples": len(records), "failed": len(failed)}
-        first = next((r.error for r in failed if r.error), "")
+        first = next((f"{r.id}: {r.error}" for r in failed if r.error), "")
         if retryable and len(failed) == len(records):
             raise RuntimeError(
                 f"every sample failed; they are retried on the next run (first: {first})"

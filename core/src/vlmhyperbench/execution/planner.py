@@ -9,7 +9,6 @@ a local folder the state of its files.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import re
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,9 @@ def _code_hash(*paths: Path) -> str:
 
 
 #: The core's own code that shapes each stage's result: editing it re-runs those stages.
-INFER_CODE = _code_hash(*(Path(__file__).parent / n for n in ("infer.py", "structured.py")))
+INFER_CODE = _code_hash(
+    *(Path(__file__).parent / n for n in ("infer.py", "chat_request.py", "structured.py"))
+)
 SYNC_CODE = _code_hash(script_path("prepare_dataset"), script_path("configs"))
 EVAL_CODE = _code_hash(script_path("evaluate"), script_path("configs"))
 
@@ -299,10 +300,3 @@ class BenchmarkPlanner:
             adapter = adapter or chosen[0]
             backend = backend or chosen[1]
         return adapter, backend
-
-
-def core_version() -> str:
-    try:
-        return importlib.metadata.version("vlmhyperbench")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
-        return "unknown"

@@ -58,7 +58,6 @@ class ModelServer:
         self.base_url = ""
         self.model_id: str | None = None
         self.handle: Any = None
-        self.restarts = 0
 
     @property
     def environment_lock(self) -> str:
@@ -167,7 +166,6 @@ class ModelServer:
         shutil.rmtree(self.log_dir / "secrets", ignore_errors=True)  # the key dies with it
 
     async def restart(self, reason: str) -> None:
-        self.restarts += 1
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with (self.log_dir / "server.log").open("a", encoding="utf-8") as log:
             log.write(f"\n[vlmhb] restarting server: {reason}\n")

@@ -24,15 +24,12 @@ GROUP = "vlmhyperbench.executors"
 
 
 def available_executors() -> list[str]:
-    return sorted({"local", *(ep.name for ep in entry_points(group=GROUP))})
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
 def create_executor(name: str, context: ExecutorContext) -> Executor:
-    """The executor registered as ``name``; a clear error naming what is installed."""
-    if name == "local":
-        from .local import create
-
-        return create(context)
+    """The executor registered as ``name`` (the core registers ``local`` like any plugin);
+    a clear error naming what is installed."""
     found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
     if not found:
         raise ExecutorError(

@@ -5,7 +5,10 @@
   folder (by default :func:`user_overlay_dir`) with one overwrite rule.
 - :func:`read_prompt_collection` and :func:`read_vlm_base` read the v0.1 CSVs.
 - :func:`read_user_config` reads ``user_config.csv`` into typed rows and per-cell problems;
-  resolving the names in them is the core's job.
+  :func:`resolve_user_config` resolves them against any registry that offers the two methods
+  of :class:`RegistryView`, into an experiment and prompt entries as plain dicts.
+- ``vlmhb_v01.cli.import_app`` (extra ``cli``) is the ``vlmhb import ...`` command group,
+  added to the core's CLI through the entry-point group ``vlmhyperbench.commands``.
 - :func:`write_v01` writes ``ModelsAnswers/`` and ``ModelsMetrics/`` from a work dir: the
   ``v01`` report kind (entry-point group ``vlmhyperbench.reports``).
 
@@ -18,8 +21,9 @@
 """
 
 from .entries import ImportResult, PlannedEntry, user_overlay_dir, write_entries
-from .export import ExportError, write_v01
+from .export import ExportError, write_answers_csv, write_v01
 from .prompt_collection import PromptCollectionError, read_prompt_collection
+from .resolve import V01_REPORTS, RegistryView, resolve_user_config
 from .tree import (
     FRAMEWORKS,
     V01Error,
@@ -42,10 +46,12 @@ from .vlm_base import VlmBaseError, read_vlm_base
 __all__ = [
     "AGGREGATORS",
     "FRAMEWORKS",
+    "V01_REPORTS",
     "ExportError",
     "ImportResult",
     "PlannedEntry",
     "PromptCollectionError",
+    "RegistryView",
     "UserConfigError",
     "UserConfigRow",
     "V01Error",
@@ -59,8 +65,10 @@ __all__ = [
     "read_prompt_collection",
     "read_user_config",
     "read_vlm_base",
+    "resolve_user_config",
     "slug",
     "user_overlay_dir",
+    "write_answers_csv",
     "write_entries",
     "write_v01",
 ]

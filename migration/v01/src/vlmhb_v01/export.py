@@ -44,6 +44,35 @@ def _write(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     tmp.replace(path)
 
 
+ANSWER_COLUMNS = (
+    "id",
+    "model_answer",
+    "parse_status",
+    "error",
+    "latency_s",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+
+def write_answers_csv(path: Path, answers: list[Mapping[str, Any]]) -> None:
+    """One infer stage's answers as v0.1 wrote them (``id;model_answer``) plus telemetry
+    columns; ``answers`` are answer records as dicts (``answers.jsonl`` lines)."""
+    rows = [
+        [
+            a.get("id"),
+            a.get("answer") or "",
+            a.get("parse_status"),
+            a.get("error") or "",
+            a.get("latency_s"),
+            a.get("prompt_tokens"),
+            a.get("completion_tokens"),
+        ]
+        for a in answers
+    ]
+    _write(path, list(ANSWER_COLUMNS), rows)
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))

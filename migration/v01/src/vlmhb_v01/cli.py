@@ -1,6 +1,8 @@
 """``vlmhb import ...``: bring in what VLMHyperBench v0.1 users (and others) already have.
 
-The v0.1 formats are read by ``vlmhb-v01`` (``vlmhb_v01``); this module is only the CLI.
+The core's CLI finds :data:`import_app` through the entry-point group
+``vlmhyperbench.commands`` and adds it as the ``import`` command group (extra ``cli``: typer
+and rich). This module is only the command line over the rest of this package.
 
 Every importer writes to an overlay folder (default: the user overlay that every command
 reads), never into the shipped registries, and follows one rule: an existing entry is kept
@@ -10,25 +12,18 @@ unless ``--overwrite``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from vlmhb_v01 import (
-    PlannedEntry,
-    PromptCollectionError,
-    V01Error,
-    VlmBaseError,
-    dataset_entry,
-    model_entries,
-    parse_hf_fields,
-    plan_v01_import,
-    read_prompt_collection,
-    user_overlay_dir,
-    write_entries,
-)
 
-from .cli_run import EXIT_BAD_INPUT
+from .entries import PlannedEntry, user_overlay_dir, write_entries
+from .prompt_collection import PromptCollectionError, read_prompt_collection
+from .tree import V01Error, dataset_entry, model_entries, parse_hf_fields, plan_v01_import
+from .vlm_base import VlmBaseError
+
+EXIT_BAD_INPUT = 2
+"""Bad input (a missing file, a bad cell): the exit status the core's commands use too."""
 
 import_app = typer.Typer(
     rich_markup_mode=None,
@@ -62,7 +57,7 @@ def _write(entries: list[PlannedEntry], overlay: Path | None, overwrite: bool) -
         out.print(f"use them with: vlmhb run ... --overlay {target}")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(message, markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
