@@ -71,7 +71,7 @@ RECIPES = {
     ),
     "server": Recipe(
         "bench_server.py",
-        [*CORE, "./management/server[test]"],
+        [*CORE, "./management/server[test,bench]"],
         quick=["--samples", "10000", "--clients", "20", "--ws-clients", "5"],
     ),
     "default_experiment": Recipe(

@@ -11,23 +11,25 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from sqlalchemy import Select, func, or_, select
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
+from vlmhb_reports import higher_is_better
 
-from . import __version__, core_bridge, figures, store
+from . import __version__, core_bridge, figures, search, store
+from . import samples as sample_pages
 from .auth import TokenAuth, TokenStore, install_log_redaction
 from .compare import compare_runs
 from .dashboard import add_dashboard
 from .db import Database, EventRow, Experiment, RunRow, SampleRow
 from .feed import FeedHub
 from .importer import import_experiment
-from .migrate import migrate
+from .leader import LeaderLock
+from .migrate import check_schema, head_revision, migrate
 from .settings import Settings
 from .supervisor import StateError, Supervisor
 
 MAX_PAGE = 1000
-_SAMPLE_PARAMS = {"run", "q", "sort", "order", "limit", "offset", "token"}
 
 
 class Services:
@@ -39,7 +41,15 @@ class Services:
         self.tokens = TokenStore(self.database, settings.tokens)
         self.feeds = FeedHub(self.database, settings.poll_interval_s, settings.ws_queue_size)
         self.supervisor = Supervisor(settings, self.database, self.feeds)
+        self.samples = sample_pages.SamplesService(self.database.engine)
+        self.leader = LeaderLock(settings.leader_lock)
         self.schema: str | None = None
+
+    async def lead(self) -> None:
+        """Wait for the supervisor lock (its holder died or stopped), then run the queue."""
+        while not self.leader.try_acquire():
+            await asyncio.sleep(self.settings.leader_retry_s)
+        await self.supervisor.start()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,14 +60,30 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()
         settings.server_dir.mkdir(parents=True, exist_ok=True)
-        services.schema = await migrate(services.database)
+        if settings.migrate_on_start:
+            services.schema = await migrate(services.database)
+        else:  # `vlmhb-server --workers N` migrated once, before starting the N processes
+            await check_schema(services.database)
+            services.schema = head_revision()
+        services.samples.backend = await search.detect(services.database.engine)
         await services.tokens.refresh()
-        await services.supervisor.start()
+        leading: asyncio.Task[None] | None = None
+        if services.leader.try_acquire():
+            await services.supervisor.start()
+        else:
+            leading = asyncio.create_task(services.lead())
         try:
             yield
         finally:
-            await services.supervisor.shutdown()
+            if leading is not None:
+                leading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await leading
+            if services.leader.held:
+                await services.supervisor.shutdown()
+                services.leader.release()
             await services.feeds.close()
+            services.samples.close()
             await services.database.dispose()
 
     app = FastAPI(
@@ -279,59 +305,15 @@ def _routes(app: FastAPI, s: Services) -> None:
         order: str = Query("asc", pattern="^(asc|desc)$"),
         limit: int = Query(50, ge=1, le=MAX_PAGE),
         offset: int = Query(0, ge=0),
-    ) -> JSONResponse:
-        where: list[Any] = [SampleRow.experiment_id == experiment_id]
-        if run:
-            where.append(SampleRow.run.in_(run.split(",")))
-        if q:
-            pattern = f"%{q}%"
-            where.append(
-                or_(
-                    SampleRow.question.ilike(pattern),
-                    SampleRow.answer.ilike(pattern),
-                    SampleRow.reference.ilike(pattern),
-                    SampleRow.sample_id.ilike(pattern),
-                )
-            )
-        for key, value in request.query_params.items():
-            if key in _SAMPLE_PARAMS:
-                continue
-            if key == "doc_class":
-                where.append(SampleRow.doc_class == value)
-            elif key == "question_type":
-                where.append(SampleRow.question_type == value)
-            else:
-                where.append(SampleRow.meta[key].as_string() == value)
-        sort_columns = {
-            "id": SampleRow.id,
-            "sample_id": SampleRow.sample_id,
-            "run": SampleRow.run,
-            "latency_s": SampleRow.latency_s,
-            "doc_class": SampleRow.doc_class,
-            "question_type": SampleRow.question_type,
-        }
-        metric = sort.removeprefix("score:")
-        column = sort_columns.get(sort, SampleRow.scores[metric].as_float())
-        ordered = column.desc() if order == "desc" else column.asc()
-        if sort not in ("id", "sample_id", "run"):  # NULLS LAST would keep SQLite off the index
-            ordered = ordered.nulls_last()
-        async with db.session() as session:
-            total = (
-                await session.execute(select(func.count()).select_from(SampleRow).where(*where))
-            ).scalar_one()
-            if not total and await session.get(Experiment, experiment_id) is None:
-                raise _not_found(experiment_id)
-            query: Select[Any] = (
-                select(SampleRow)
-                .where(*where)
-                .order_by(ordered, SampleRow.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            rows = (await session.execute(query)).scalars().all()
-        # plain JSON: the items are JSON already, FastAPI's encoder pass would only cost time
-        return JSONResponse(
-            {"total": total, "items": [_sample_json(experiment_id, r) for r in rows]}
+    ) -> Response:
+        query = sample_pages.Query.from_params(request.query_params, run, q, sort, order)
+        try:
+            total, rows = await s.samples.page(experiment_id, query, limit, offset)
+        except sample_pages.NotFound as exc:
+            raise _not_found(experiment_id) from exc
+        # bytes made here: FastAPI's encoder pass would only cost time
+        return Response(
+            sample_pages.render(experiment_id, total, rows), media_type="application/json"
         )
 
     @app.get("/api/experiments/{experiment_id}/samples/{row_id}/image")
@@ -524,7 +506,7 @@ async def _best_per_task(session: Any, ids: list[int]) -> dict[int, dict[str, An
             continue
         tasks = best.setdefault(row.experiment_id, {})
         current = tasks.get(row.task)
-        better = figures.higher_is_better(metric)
+        better = higher_is_better(metric)
         if current is None or (value > current["value"] if better else value < current["value"]):
             tasks[row.task] = {
                 "metric": metric,
@@ -533,28 +515,6 @@ async def _best_per_task(session: Any, ids: list[int]) -> dict[int, dict[str, An
                 "prompt": row.prompt,
             }
     return best
-
-
-def _sample_json(experiment_id: int, row: SampleRow) -> dict[str, Any]:
-    meta = dict(row.meta or {})
-    images = meta.get("images") or []
-    base = f"/api/experiments/{experiment_id}/samples/{row.id}/image"
-    if len(images) > 1:
-        meta["image_urls"] = [f"{base}?i={i}" for i in range(len(images))]
-    return {
-        "id": row.id,
-        "run": row.run,
-        "sample_id": row.sample_id,
-        "question": row.question,
-        "reference": row.reference,
-        "answer": row.answer,
-        "scores": row.scores or {},
-        "latency_s": row.latency_s,
-        "doc_class": row.doc_class,
-        "question_type": row.question_type,
-        "image_url": base if (images or row.image_path) else None,
-        "metadata": meta,
-    }
 
 
 async def _figure_samples(db: Database, experiment_id: int) -> list[tuple[Any, ...]]:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from .db import Database, redact_url
 from .settings import Settings
+
+#: the settings of ``--workers N`` processes, as JSON (see ``worker_app``)
+SETTINGS_ENV = "VLMHB_SERVER_SETTINGS"
+PARENT_ENV = "VLMHB_SERVER_PARENT_PID"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ws-queue-size", type=int, default=1000, help=argparse.SUPPRESS)
     serve.add_argument("--worker-module", default="vlmhb_server.worker", help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes answering the API; one of them supervises the experiment queue "
+        f"(default: min(4, CPU count) = {default_workers()})",
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log every request at INFO (--no-access-log, or --log-level warning, under load: "
+        "a log line costs about as much as a samples page)",
+    )
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it (shown once)")
@@ -112,13 +136,49 @@ async def _import(database: Database, source: Path, only: list[str] | None) -> s
     return "\n".join(lines)
 
 
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _die_with_parent() -> None:
+    """A worker of ``--workers N`` dies with the process that started it, even by ``kill -9``:
+    left behind it would keep the port and the supervisor lock, and the next server would
+    share the queue with a ghost. (Experiment workers are separate and do survive.)"""
+    parent = int(os.environ.get(PARENT_ENV, "0") or 0)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+
+        def watch() -> None:  # elsewhere: notice the parent's death within a second
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        threading.Thread(target=watch, name="vlmhb-parent-watch", daemon=True).start()
+    if parent and os.getppid() != parent:
+        os._exit(1)  # the parent died before the line above took effect
+
+
+def worker_app() -> Any:
+    """The app of one of ``--workers N`` processes (uvicorn calls this factory in each)."""
+    _die_with_parent()
+    from .app import create_app
+
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENV]))
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
     from .auth import install_log_redaction
-    from .migrate import SchemaError
+    from .migrate import SchemaError, migrate
 
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        print(f"vlmhb-server: --workers: expected 1 or more, got {workers}", file=sys.stderr)
+        return 2
     settings = Settings(
         workdir=args.workdir,
         registries=args.registries,
@@ -129,6 +189,8 @@ def _serve(args: argparse.Namespace) -> int:
         executor=args.executor,
         ws_queue_size=args.ws_queue_size,
         worker_module=args.worker_module,
+        workers=workers,
+        migrate_on_start=False,
     )
     settings.workdir.mkdir(parents=True, exist_ok=True)
     install_log_redaction()
@@ -138,20 +200,45 @@ def _serve(args: argparse.Namespace) -> int:
             "`vlmhb-server token create` are accepted",
             file=sys.stderr,
         )
+
+    async def migrate_once() -> str:  # here, once, not racing in N processes
+        database = Database(settings.url)
+        try:
+            return await migrate(database)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(migrate_once())
+    except SchemaError as exc:
+        print(f"vlmhb-server: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(
+            f"vlmhb-server: cannot migrate database {redact_url(settings.url)}: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"vlmhb-server: http://{args.host}:{args.port}/api/docs  database "
-        f"{redact_url(settings.url)}  workdir {settings.workdir}",
+        f"{redact_url(settings.url)}  workdir {settings.workdir}  workers {workers}",
         file=sys.stderr,
         flush=True,
     )
-    config = uvicorn.Config(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        ws="websockets",
-    )
-    server = uvicorn.Server(config)
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "ws": "websockets",
+    }
+    if workers > 1:
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        os.environ[PARENT_ENV] = str(os.getpid())
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **common)
+        return 0
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
     try:
         server.run()
     except SchemaError as exc:

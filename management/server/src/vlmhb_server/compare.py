@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .figures import higher_is_better
+from vlmhb_reports import higher_is_better
 
 
 def _stats() -> Any:

@@ -220,7 +220,7 @@ def parse_event(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _columns() -> tuple[list[str], list[str]]:
-    from vlmhyperbench.execution.report import BASE_COLUMNS, TAIL_COLUMNS
+    from vlmhb_reports import BASE_COLUMNS, TAIL_COLUMNS
 
     return list(BASE_COLUMNS), list(TAIL_COLUMNS)
 

@@ -7,6 +7,7 @@ JSON columns, and sorting by a score uses SQLAlchemy's portable JSON accessors.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a declared dependency; json is the fallback
+    orjson = None  # type: ignore[assignment]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 FINAL_STATUSES = ("done", "failed", "cancelled")
@@ -61,6 +67,8 @@ class Experiment(Base):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: bumped with every change of this experiment's samples (caches key on it)
+    samples_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EventRow(Base):
@@ -136,14 +144,38 @@ class Token(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
+#: connections per server process to an SQLite database
+SQLITE_POOL = 8
+#: connections per server process to PostgreSQL
+PG_POOL = 20
+
+
+def json_loads(raw: str | bytes) -> Any:
+    """JSON columns are read on every samples page: orjson, or json for what orjson refuses
+    (``NaN``, which ``json.dumps`` writes for a NaN score)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so the server and its workers
     (separate processes) write to one file without 'database is locked' errors."""
     if url.startswith("sqlite"):
-        # readers run in parallel under WAL; enough connections that 50 concurrent requests
-        # queue on SQLite, not on the pool
+        # readers run in parallel under WAL, but each aiosqlite connection is a thread, and
+        # under load an overflow connection is opened and closed per request (a new thread,
+        # the file opened, the pragmas): a fixed pool of a few per core is faster; requests
+        # beyond it wait for a connection, in order
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=16, max_overflow=48, pool_timeout=120
+            url,
+            connect_args={"timeout": 30},
+            pool_size=SQLITE_POOL,
+            max_overflow=0,
+            pool_timeout=120,
+            json_deserializer=json_loads,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -156,8 +188,16 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # per server process (``--workers N`` multiplies it); no overflow: under load an overflow
+    # connection is a new PostgreSQL backend opened and closed per request, slower than
+    # waiting for a pooled one
     return create_async_engine(
-        url, pool_size=10, max_overflow=40, pool_timeout=120, pool_pre_ping=True
+        url,
+        pool_size=PG_POOL,
+        max_overflow=0,
+        pool_timeout=120,
+        pool_pre_ping=True,
+        json_deserializer=json_loads,
     )
 
 

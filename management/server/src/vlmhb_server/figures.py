@@ -15,12 +15,6 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-LOWER_IS_BETTER = re.compile(r"(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)", re.I)
-
-
-def higher_is_better(metric: str) -> bool:
-    return not LOWER_IS_BETTER.search(metric)
-
 
 @dataclass
 class Board:

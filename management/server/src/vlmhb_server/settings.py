@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -33,6 +34,12 @@ class Settings:
     worker_module: str = "vlmhb_server.worker"
     #: tokens accepted besides the database's (e.g. VLMHB_SERVER_TOKEN)
     tokens: list[str] = field(default_factory=list)
+    #: server processes answering the API (one of them supervises the queue)
+    workers: int = 1
+    #: apply migrations when the app starts (the CLI migrates once before starting workers)
+    migrate_on_start: bool = True
+    #: how often a process that does not supervise the queue tries to take over
+    leader_retry_s: float = 1.0
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
@@ -52,6 +59,20 @@ class Settings:
     def server_dir(self) -> Path:
         """The server's own files in the work dir: specs, worker logs, event files."""
         return self.workdir / "server"
+
+    @property
+    def leader_lock(self) -> Path:
+        """The file lock whose holder supervises the queue (see ``vlmhb_server.leader``)."""
+        return self.server_dir / "supervisor.lock"
+
+    def to_json(self) -> str:
+        """For the worker processes of ``--workers N`` (tokens stay in the environment)."""
+        data = {k: v for k, v in asdict(self).items() if k != "tokens"}
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in data.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls(**json.loads(text))
 
     def experiment_dir(self, experiment_id: int) -> Path:
         return self.server_dir / "experiments" / str(experiment_id)

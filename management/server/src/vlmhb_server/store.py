@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import core_bridge
@@ -177,8 +177,20 @@ async def import_results(
         exp = await session.get(Experiment, experiment_id)
         if exp is not None:
             exp.report_dir = str(results.report_dir)
+        await bump_samples_version(session, experiment_id)
         await session.commit()
+    await analyze_samples(database)
     return count
+
+
+async def analyze_samples(database: Database) -> None:
+    """PostgreSQL plans from statistics that a bulk import makes stale (autovacuum catches up
+    within minutes); until then the text-search index and the sort indexes may be ignored
+    for a scan. A sample of the table is read, a fraction of a second."""
+    if database.engine.dialect.name == "postgresql":
+        async with database.engine.connect() as conn:
+            await conn.exec_driver_sql("ANALYZE samples")
+            await conn.commit()
 
 
 def _sample_row(sample: dict[str, Any]) -> dict[str, Any]:
@@ -194,3 +206,14 @@ async def insert_samples(
     rows = [{"experiment_id": experiment_id, **_sample_row(s)} for s in samples]
     if rows:
         await session.execute(insert(SampleRow), rows)
+        await bump_samples_version(session, experiment_id)
+
+
+async def bump_samples_version(session: AsyncSession, experiment_id: int) -> None:
+    """Call in the transaction that changes the experiment's samples: every server process
+    keys its cached page orders and totals on this version, so none serves a stale one."""
+    await session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id)
+        .values(samples_version=Experiment.samples_version + 1)
+    )

@@ -54,6 +54,30 @@ def _alive(pid: int | None, experiment_id: int) -> bool:
     return cmdline[at + 1 : at + 2] == [str(experiment_id).encode()]
 
 
+def _find_worker(experiment_id: int, database_url: str) -> int | None:
+    """A live worker of this experiment on this database whose pid was never recorded: the
+    supervisor died between starting it and writing its pid (it writes it itself a moment
+    later). Without this, the next supervisor would start the experiment a second time."""
+    wanted = [b"--experiment", str(experiment_id).encode()]
+    url = database_url.encode()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for at in range(len(cmdline) - 1):
+            if cmdline[at : at + 2] == wanted and url in cmdline:
+                pid = int(entry.name)
+                if _alive(pid, experiment_id):
+                    return pid
+    return None
+
+
 class Supervisor:
     def __init__(self, settings: Settings, database: Database, feeds: FeedHub) -> None:
         self.settings = settings
@@ -83,6 +107,8 @@ class Supervisor:
                 .all()
             )
             for exp in running:
+                if exp.worker_pid is None:
+                    exp.worker_pid = _find_worker(exp.id, self.settings.url)
                 if _alive(exp.worker_pid, exp.id):
                     assert exp.worker_pid is not None
                     self.watchers[exp.id] = asyncio.create_task(
