@@ -40,7 +40,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _result import emit, figure
-from bench_wrapper_overhead import KEY, wait_ready
+from bench_wrapper_overhead import KEY, read_response, wait_ready
 from vlmhb_api_wrapper.testing import free_port
 from vlmhyperbench.execution.chat_request import InferSettings, request_body
 from vlmhyperbench.execution.events import EventBus, EventLog, StageProgress
@@ -153,15 +153,7 @@ async def server_capacity(port: int, bodies: list[bytes], concurrency: int) -> f
         try:
             for request in todo:  # shared iterator: each request is sent once
                 writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head.startswith(b"HTTP/1.1 200"):
-                    raise RuntimeError(head.decode(errors="replace"))
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
+                await read_response(reader)
         finally:
             writer.close()
 

@@ -144,6 +144,19 @@ async def through_wrapper_aiohttp(
         return await run_workers(concurrency, total, one)
 
 
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    """One HTTP/1.1 response off a keep-alive socket (a 200 with Content-Length); its body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.decode(errors="replace"))
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return await reader.readexactly(length)
+
+
 async def through_wrapper_raw(
     port: int, concurrency: int, total: int, warmup: int
 ) -> tuple[list[float], float]:
@@ -167,15 +180,7 @@ async def through_wrapper_raw(
         reader, writer = await free.get()
         writer.write(request)
         await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(head.decode(errors="replace"))
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
+        await read_response(reader)
         free.put_nowait((reader, writer))
 
     try:
