@@ -183,40 +183,14 @@ class Load:
 
 
 def start_postgres(root: Path) -> tuple[str, Callable[[], None]]:
-    """A throwaway PostgreSQL (initdb + pg_ctl on a unix socket), as the tests' fixture."""
-    import subprocess
+    """A throwaway PostgreSQL, as the tests' fixture starts it (fsync kept on)."""
+    from helpers import PostgresUnavailable
+    from helpers import start_postgres as start_cluster
 
-    from conftest import _as_postgres, _pg_bin
-
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise SystemExit("--postgres: initdb/pg_ctl not found (Debian package 'postgresql')")
-    data, sock = root / "pg", root / "pgsock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        import pwd
-
-        user = pwd.getpwnam("postgres")
-        os.chmod(root, 0o755)
-        for path in (root, sock):
-            os.chown(path, user.pw_uid, user.pw_gid)
-    subprocess.run(
-        _as_postgres([initdb, "-D", str(data), "-U", "vlmhb", "--auth=trust", "-E", "UTF8"]),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-k {sock} -c listen_addresses='' -c max_connections=300"
-    subprocess.run(
-        _as_postgres(
-            [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "pg.log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-
-    def stop() -> None:
-        subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "fast", "stop"]), check=False)
-
+    try:
+        sock, stop = start_cluster(root, durable=True, max_connections=300)
+    except PostgresUnavailable as exc:
+        raise SystemExit(f"--postgres: {exc}") from None
     return f"postgresql+asyncpg://vlmhb@/postgres?host={sock}", stop
 
 

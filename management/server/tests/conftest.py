@@ -4,11 +4,7 @@ for both backends, and the server as a real process."""
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,63 +15,18 @@ import pytest
 from helpers import REPO, ServerProcess
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
-    if os.geteuid() != 0:
-        return command
-    runuser = shutil.which("runuser")
-    if runuser:
-        return [runuser, "-u", "postgres", "--", *command]
-    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)]
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[dict[str, str]]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip(
-            "PostgreSQL is not installed (Debian package 'postgresql'; scripts/bootstrap.sh)"
-        )
     root = Path(tempfile.mkdtemp(prefix="vlmhb-pg-"))
-    data, sock = root / "data", root / "s"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-        os.chmod(root, 0o755)
-        os.chown(root, user.pw_uid, user.pw_gid)
-        os.chown(sock, user.pw_uid, user.pw_gid)
-    subprocess.run(
-        _as_postgres(
-            [initdb, "-D", str(data), "-U", "vlmhb", "--auth=trust", "-E", "UTF8", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-k {sock} -c listen_addresses='' -c fsync=off -p 5432"
-    subprocess.run(
-        _as_postgres(
-            [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    try:
+        sock, stop = helpers.start_postgres(root, durable=False)
+    except helpers.PostgresUnavailable as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(str(exc))
     try:
         yield {"host": str(sock), "user": "vlmhb"}
     finally:
-        subprocess.run(
-            _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
-        )
+        stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -1,17 +1,22 @@
-"""Test helpers: a work dir in the core's file layout, and the server as a real process."""
+"""Test helpers: a work dir in the core's file layout, the server as a real process, and a
+throwaway PostgreSQL cluster (the tests' fixture and bench/bench_server.py use the same one)."""
 
 from __future__ import annotations
 
 import base64
 import csv
+import glob
 import json
 import os
+import pwd
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +326,79 @@ async def wait_status(
             return data
         await asyncio.sleep(0.2)
     raise AssertionError(f"experiment {exp_id} still {data['status']} after {timeout_s} s")
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` user then."""
+    if os.geteuid() != 0:
+        return command
+    runuser = shutil.which("runuser")
+    if runuser:
+        return [runuser, "-u", "postgres", "--", *command]
+    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)]
+
+
+class PostgresUnavailable(RuntimeError):
+    """No initdb/pg_ctl, or running as root without a ``postgres`` user to run them as."""
+
+
+def start_postgres(
+    root: Path, *, durable: bool, max_connections: int | None = None
+) -> tuple[Path, Callable[[], None]]:
+    """A throwaway cluster (initdb + pg_ctl) in ``root`` listening only on a unix socket, user
+    ``vlmhb`` trusted; returns the socket folder and a function that stops it.
+
+    ``durable=False`` (the tests) turns fsync off; the bench keeps it on, so its figures are
+    those of a real server.
+    """
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise PostgresUnavailable(
+            "PostgreSQL is not installed (Debian package 'postgresql'; scripts/bootstrap.sh)"
+        )
+    data, sock = root / "data", root / "s"
+    sock.mkdir(parents=True)
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            raise PostgresUnavailable(
+                "running as root and there is no 'postgres' user to run PostgreSQL as"
+            ) from None
+        os.chmod(root, 0o755)
+        os.chown(root, user.pw_uid, user.pw_gid)
+        os.chown(sock, user.pw_uid, user.pw_gid)
+    init = [initdb, "-D", str(data), "-U", "vlmhb", "--auth=trust", "-E", "UTF8"]
+    subprocess.run(
+        _as_postgres(init if durable else [*init, "--no-sync"]), check=True, capture_output=True
+    )
+    options = f"-k {sock} -c listen_addresses='' -p 5432"
+    if not durable:
+        options += " -c fsync=off"
+    if max_connections:
+        options += f" -c max_connections={max_connections}"
+    subprocess.run(
+        _as_postgres(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+
+    def stop() -> None:
+        mode = "fast" if durable else "immediate"
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-m", mode, "stop"]),
+            check=False,
+            capture_output=True,
+        )
+
+    return sock, stop
