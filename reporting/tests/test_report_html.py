@@ -359,3 +359,19 @@ def test_compare_command_exits_2_naming_an_unknown_run(report) -> None:
     result = CliRunner().invoke(app, ["nope/x/y", "default", "--workdir", str(workdir)])
     assert result.exit_code == 2
     assert "no run or experiment 'nope/x/y'" in result.output
+
+
+def test_telemetry_is_measured_again_when_the_answers_change(report) -> None:
+    from vlmhb_reports.leaderboard import telemetry
+
+    _path, _runs, workdir = report
+    answers = workdir / "runs" / "inf-a" / "answers.jsonl"
+    first = telemetry(answers)
+    first["latencies"].append(99.0)  # a caller's list is its own
+    assert telemetry(answers)["latencies"] == sorted(0.2 + 0.05 * i for i in range(6))
+    with answers.open("a", encoding="utf-8") as handle:
+        handle.write(
+            json.dumps({"id": "9", "answer": "x", "parse_status": "text", "latency_s": 7.0}) + "\n"
+        )
+    again = telemetry(answers)
+    assert again["samples"] == 7 and again["latencies"][-1] == 7.0
