@@ -5,6 +5,7 @@ from vlmhb_ocr_adapter.cache import PageCache, page_key
 from vlmhb_ocr_adapter.classification import KEYWORDS, classify, label_scores, labels_in_prompt
 from vlmhb_ocr_adapter.config import OcrConfig, OcrConfigError, parse_config
 from vlmhb_ocr_adapter.engines import (
+    OPENCV_SYSTEM_HINT,
     RAPIDOCR_INSTALL_HINT,
     TESSERACT_INSTALL_HINT,
     EngineUnavailable,
@@ -30,6 +31,7 @@ from vlmhb_ocr_adapter.page_order import (
 
 __all__ = [
     "KEYWORDS",
+    "OPENCV_SYSTEM_HINT",
     "RAPIDOCR_INSTALL_HINT",
     "TESSERACT_CMD_ENV",
     "TESSERACT_INSTALL_HINT",

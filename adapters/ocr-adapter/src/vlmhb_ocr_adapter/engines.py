@@ -17,6 +17,8 @@ from vlmhb_ocr_adapter.layout import Word, split_line
 
 TESSERACT_INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-rus"
 RAPIDOCR_INSTALL_HINT = 'pip install "vlmhb-ocr-adapter[rapidocr]"'
+#: What ``opencv-python`` (RapidOCR's dependency) loads from the system: libGL and GLib.
+OPENCV_SYSTEM_HINT = "apt-get install libgl1 libglib2.0-0"
 #: Formats Tesseract (Leptonica) reads from stdin as they are; others are re-encoded as PNG.
 _TESSERACT_FORMATS = {"image/png", "image/jpeg", "image/tiff", "image/bmp"}
 
@@ -134,6 +136,31 @@ def parse_tsv(tsv: str) -> list[Word]:
     return words
 
 
+def rapidocr_import_error(exc: ImportError) -> str:
+    """Why RapidOCR cannot be imported, with the fix for that reason.
+
+    Why not one "not installed" line: with the package installed, the import also fails when a
+    system library that OpenCV (``opencv-python``, its dependency) loads is missing, as in
+    minimal container images without ``libGL.so.1``; "not installed" then sends the user to
+    reinstall what is already there. The loader's own text is always quoted.
+    """
+    if isinstance(exc, ModuleNotFoundError) and exc.name == "rapidocr_onnxruntime":
+        return f"rapidocr-onnxruntime is not installed; install it with `{RAPIDOCR_INSTALL_HINT}`"
+    reason = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ModuleNotFoundError):
+        return (
+            f"rapidocr-onnxruntime is installed but cannot be imported: its dependency "
+            f"{exc.name!r} is missing ({reason}); reinstall it with `{RAPIDOCR_INSTALL_HINT}`"
+        )
+    if ".so" in str(exc):
+        return (
+            f"rapidocr-onnxruntime is installed but cannot be imported: a shared library it "
+            f"loads is missing or broken ({reason}); OpenCV's system libraries on "
+            f"Debian/Ubuntu: `{OPENCV_SYSTEM_HINT}`"
+        )
+    return f"rapidocr-onnxruntime is installed but cannot be imported ({reason})"
+
+
 class RapidOcrEngine:
     """RapidOCR (PaddleOCR models in ONNX, shipped in its wheel): Latin and Chinese scripts."""
 
@@ -143,9 +170,7 @@ class RapidOcrEngine:
         try:
             from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
         except ImportError as exc:
-            raise EngineUnavailable(
-                f"rapidocr-onnxruntime is not installed; install it with `{RAPIDOCR_INSTALL_HINT}`"
-            ) from exc
+            raise EngineUnavailable(rapidocr_import_error(exc)) from exc
         self._ocr = RapidOCR()
         self._lock = asyncio.Lock()  # one ONNX session; its own thread pool uses the cores
         self.pages_read = 0
