@@ -29,6 +29,14 @@ normalised, and the EvalAI server normalises submissions); lmms-eval normalises 
 always. References here are raw text, so the prediction and every answer are always
 normalised; on already normalised answers that is the same thing. The period rule keeps the
 script's quirk of at most 32 deletions per answer (``re.UNICODE`` passed as ``count``).
+
+``compat="lmms-eval"`` is lmms-eval's ``textvqa_val`` score (its ``EvalAIAnswerProcessor``,
+from MMF): before the normalisation above, the answer is lowercased, every ``,`` and ``?``
+removed, ``'s`` split off as a word of its own (``what's`` -> ``what 's``) and the ends
+stripped. So ``a,b`` becomes ``ab`` (ours: ``a b``), ``1,000-2,000`` becomes ``1000 2000``
+(ours: ``10002000``), and ``what's`` no longer equals ``whats`` (which the contraction table
+turns into ``what's``). Averaging is the leave-one-out one (lmms-eval's loop over the
+annotators); the variant refuses normalisation options and ``averaging="direct"``.
 """
 
 from __future__ import annotations
@@ -91,6 +99,7 @@ you'dve=you'd've youll=you'll youre=you're youve=you've
 """
 _CONTRACTIONS = dict(pair.split("=", 1) for pair in _CONTRACTIONS_TABLE.split())
 AVERAGING = ("leave-one-out", "direct")
+VQA_VARIANTS = ("lmms-eval",)
 
 
 def _punctuation(text: str) -> str:
@@ -117,6 +126,12 @@ def vqa_normalize(answer: str) -> str:
     return _digits_articles(_punctuation(answer))
 
 
+def lmms_eval_vqa_normalize(answer: str) -> str:
+    """lmms-eval's ``EvalAIAnswerProcessor``: its word_tokenize, then the VQAv2 rules."""
+    answer = answer.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    return vqa_normalize(answer)
+
+
 def _accuracy(matches: int, answers: int, averaging: str) -> float:
     if averaging == "direct":
         return min(matches / 3.0, 1.0)
@@ -125,12 +140,13 @@ def _accuracy(matches: int, answers: int, averaging: str) -> float:
     return (left_out_matching + left_out_other) / answers
 
 
-@metric("vqa_accuracy", "1")
+@metric("vqa_accuracy", "1", variants=VQA_VARIANTS)
 def vqa_accuracy(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
     *,
     averaging: str = "leave-one-out",
+    compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
     """VQA accuracy; a reference is the list of every annotator's answer (repeats count).
@@ -138,18 +154,35 @@ def vqa_accuracy(
     ``averaging="leave-one-out"`` is the official VQAv2 average over the n choose n-1
     annotator subsets; ``"direct"`` is ``min(#matching / 3, 1)`` over all answers. The
     package's normalisation options (all off) run before the VQA normalisation.
+    ``compat="lmms-eval"`` processes answers as lmms-eval's TextVQA task does (module
+    docstring).
     """
     check_pairs(predictions, references)
     if averaging not in AVERAGING:
         raise ValueError(
             f"vqa_accuracy: averaging must be one of {', '.join(AVERAGING)}, got {averaging!r}"
         )
+    if compat is None:
+        process = vqa_normalize
+    elif compat in VQA_VARIANTS:
+        if params or averaging != "leave-one-out":
+            fixed = sorted(params) + (["averaging"] if averaging != "leave-one-out" else [])
+            raise ValueError(
+                f"vqa_accuracy: compat={compat!r} fixes its own normalisation and averaging; "
+                f"remove {', '.join(fixed)} (they apply to compat=None only)"
+            )
+        process = lmms_eval_vqa_normalize
+    else:
+        raise ValueError(
+            f"vqa_accuracy: unknown compat {compat!r}; expected None (ours) or one of "
+            f"{', '.join(VQA_VARIANTS)}"
+        )
     options = options_from("vqa_accuracy", params)
     norm = normalizer(options)
     per_sample: list[float] = []
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
-        prediction = vqa_normalize(norm(text_at(hyp, "predictions", i)))
-        answers = [vqa_normalize(norm(a)) for a in accepted_at(ref, i)]
+        prediction = process(norm(text_at(hyp, "predictions", i)))
+        answers = [process(norm(a)) for a in accepted_at(ref, i)]
         if averaging == "leave-one-out" and len(answers) < 2:
             raise ValueError(
                 f"vqa_accuracy: references[{i}] has one answer; leave-one-out averaging needs "
@@ -165,5 +198,10 @@ def vqa_accuracy(
         value=value,
         per_sample=per_sample,
         details={"averaging": averaging, "normalization": options.as_dict()},
-        params={"averaging": averaging, **options.as_dict()},
+        # a variant is named in params; ours keeps version 1's params (and so its identity)
+        params={
+            "averaging": averaging,
+            **options.as_dict(),
+            **({"compat": compat} if compat else {}),
+        },
     )
