@@ -128,3 +128,26 @@ def test_every_script_is_importable_without_the_core(name: str) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_metric_that_refuses_the_data_is_one_line_naming_it_and_the_run(tmp_path: Path) -> None:
+    """Issue 29: DocVQA-layout answers (a list per sample) under a single-reference metric
+    crashed the stage with a traceback. A metric's ValueError now ends the stage with one
+    line naming the metric, the run and the sample; nothing is left half-written."""
+    spec = MetricSpec(
+        name="cer", column="cer", version="1", callable="toy_metrics:single_reference"
+    )
+    path = _config(tmp_path, metrics=[spec], label="tesseract / docvqa-val / vqa-question")
+    samples = tmp_path / "samples.jsonl"
+    rows = [json.loads(x) for x in samples.read_text().splitlines()]
+    rows[1]["reference"] = ["IVAN", "Ivan"]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = _run(path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == (
+        "metric 'cer' on tesseract / docvqa-val / vqa-question cannot score this dataset: "
+        "references[1] is list; expected a string"
+    )
+    assert not (tmp_path / "out" / "metrics.json").exists()

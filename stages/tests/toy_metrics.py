@@ -22,3 +22,11 @@ def exact(predictions: list[str], references: list[str], **_: object) -> Result:
         for p, r in zip(predictions, references, strict=True)
     ]
     return Result(sum(scores) / len(scores), scores)
+
+
+def single_reference(predictions: list[str], references: list[object], **_: object) -> Result:
+    """Refuses lists of accepted answers, as CER/WER did before they took the closest one."""
+    for i, reference in enumerate(references):
+        if not isinstance(reference, str):
+            raise ValueError(f"references[{i}] is {type(reference).__name__}; expected a string")
+    return exact(predictions, references)  # type: ignore[arg-type]

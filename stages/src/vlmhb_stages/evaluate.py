@@ -69,7 +69,24 @@ def telemetry_of(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: answer.get(k) for k in keys}
 
 
-def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
+class MetricRefused(SystemExit):
+    """A metric refused this data (a ``ValueError`` naming the sample): one line, no traceback."""
+
+
+def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]], label: str = "") -> Any:
+    """Call the metric on the rows; a ``ValueError`` it raises (data it cannot score, e.g. one
+    reference where leave-one-out needs several) ends the stage with one line naming the
+    metric and the run, never a traceback and never a half-written result."""
+    try:
+        return _call(metric, spec, rows)
+    except ValueError as error:
+        where = f" on {label}" if label else ""
+        raise MetricRefused(
+            f"metric {spec.column!r}{where} cannot score this dataset: {error}"
+        ) from None
+
+
+def _call(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
     params = dict(spec.params)
     if spec.schema_param and spec.json_schema is not None:
         params[spec.schema_param] = spec.json_schema
@@ -159,7 +176,7 @@ def main(config_path: str) -> int:
     ratios: dict[str, dict[str, list[float]]] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
-        result = score(metric, spec, rows)
+        result = score(metric, spec, rows, config.label)
         per_sample[spec.column] = list(result.per_sample)
         general[spec.column] = float(result.value)
         ratio = (getattr(result, "details", None) or {}).get("ratio")
@@ -202,7 +219,10 @@ def main(config_path: str) -> int:
             if aggregator == "general":
                 values = [general[n] for n in names]
             else:
-                values = [float(score(load_metric(s), s, members).value) for s in metric_specs]
+                values = [
+                    float(score(load_metric(s), s, members, config.label).value)
+                    for s in metric_specs
+                ]
             table.append([*group_key, len(members), *[fmt(v) for v in values]])
         write_csv(out / f"metrics_{aggregator}.csv", [*fields, "samples", *names], table)
     summary = {
