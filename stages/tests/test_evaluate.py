@@ -151,3 +151,36 @@ def test_a_metric_that_refuses_the_data_is_one_line_naming_it_and_the_run(tmp_pa
         "references[1] is list; expected a string"
     )
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_parity_passes_sample_fields_to_every_variant(tmp_path: Path) -> None:
+    """OCRBench's score needs each sample's doc_class; the parity stage used to call metrics
+    with predictions and references only."""
+    from vlmhb_stages import ParityConfig, ParityRun
+
+    samples, answers = _files(tmp_path)
+    spec = MetricSpec(
+        name="by_class", column="by_class", version="1", callable="toy_metrics:by_class"
+    )
+    run = ParityRun(
+        label="m/d/p",
+        samples=str(samples),
+        answers=str(answers),
+        output_kind="text",
+        metrics=[spec],
+    )
+    path = tmp_path / "parity.config.json"
+    path.write_text(ParityConfig(out=str(tmp_path / "parity.json"), runs=[run]).model_dump_json())
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vlmhb_stages.parity", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "parity.json").read_text())
+    values = {r["variant"]: (r["value"], r["differ"]) for r in rows}
+    # answers: IVANOV/Ivanov (0), IVAN/Petr (0), 12.50 (1, invoice), "" for 7 (0)
+    assert values == {"ours": (0.25, 0.0), "strict": (0.0, 0.25)}

@@ -30,3 +30,25 @@ def single_reference(predictions: list[str], references: list[object], **_: obje
         if not isinstance(reference, str):
             raise ValueError(f"references[{i}] is {type(reference).__name__}; expected a string")
     return exact(predictions, references)  # type: ignore[arg-type]
+
+
+def by_class(
+    predictions: list[str],
+    references: list[str],
+    doc_class: list[str | None] | None = None,
+    compat: str | None = None,
+    **_: object,
+) -> Result:
+    """Needs each sample's doc_class (as OCRBench's score does); its variant ``"strict"``
+    scores only samples of class ``passport``."""
+    if doc_class is None:
+        raise ValueError("doc_class not given")
+    scores = [
+        float(p == r and (compat is None or c == "passport"))
+        for p, r, c in zip(predictions, references, doc_class, strict=True)
+    ]
+    return Result(sum(scores) / len(scores), scores)
+
+
+by_class.sample_fields = ("doc_class",)  # type: ignore[attr-defined]
+by_class.variants = ("strict",)  # type: ignore[attr-defined]
