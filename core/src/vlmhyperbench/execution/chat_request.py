@@ -15,7 +15,7 @@ import mimetypes
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class InferSettings:
     response_format: dict[str, Any] | None
     json_schema: dict[str, Any] | None
     output_kind: str
+    transforms: dict[str, list[str]] = field(default_factory=dict)
     concurrency: int = 4
     per_run: int = 3
     max_attempts: int = 9
@@ -38,8 +39,13 @@ class InferSettings:
 
 
 def build_prompt(sample: dict[str, Any], settings: InferSettings) -> str:
-    """The collection prompt for '<doc_class> <question_type>' replaces the question."""
+    """The collection prompt for '<doc_class> <question_type>' replaces the question; the
+    prompt's transforms (``str`` methods, in order) apply to the sample's own variables."""
     variables = dict(sample.get("prompt_vars") or {})
+    for name, methods in settings.transforms.items():
+        if isinstance(variables.get(name), str):
+            for method in methods:
+                variables[name] = getattr(str, method)(variables[name])
     key = f"{sample.get('doc_class')} {sample.get('question_type')}"
     if key in settings.collection:
         variables["question"] = settings.collection[key]

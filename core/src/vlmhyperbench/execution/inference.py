@@ -174,6 +174,7 @@ class ModelInference:
             response_format=response_format(run),
             json_schema=run.task.output.json_schema,
             output_kind=run.task.output.kind,
+            transforms=run.prompt.transforms,
             concurrency=run.model.concurrency,
             per_run=run.model.retries.per_run,
             max_attempts=run.model.retries.max_attempts,

@@ -6,7 +6,15 @@ import re
 import string
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .base import Entry, OutputKind
 
@@ -208,6 +216,10 @@ def template_variables(template: str) -> list[str]:
     return names
 
 
+PromptTransform = Literal["strip", "capitalize"]
+"""A ``str`` method applied to a prompt variable before the template is filled."""
+
+
 class PromptEntry(Entry):
     """A prompt: one template, or a collection keyed by '<doc_class> <question_type>'."""
 
@@ -227,14 +239,34 @@ class PromptEntry(Entry):
     response_format: Literal["text", "json_schema"] = Field(
         default="text", description="json_schema: ask for the task's JSON Schema."
     )
+    transforms: dict[str, list[PromptTransform]] = Field(
+        default_factory=dict,
+        description="Per template variable, str methods applied in order before the template "
+        "is filled (lmms-eval capitalizes TextVQA questions and strips OCRBench ones): "
+        "{question: [capitalize]}.",
+    )
 
     @model_validator(mode="after")
     def _has_text(self) -> PromptEntry:
         if self.template is None and self.collection is None and self.collection_file is None:
             raise ValueError("expected a template, a collection or a collection_file")
         if self.template is not None:
-            template_variables(self.template)
+            used = template_variables(self.template)
+            unused = sorted(set(self.transforms) - set(used))
+            if unused:
+                raise ValueError(
+                    f"transforms: {', '.join(unused)} not used by the template {self.template!r}"
+                )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_transforms(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """No transforms, no key: a prompt's dump (part of the infer stage's identity) stays
+        what it was before transforms existed, so cached answers stay valid."""
+        data = handler(self)
+        if isinstance(data, dict) and not self.transforms:
+            data.pop("transforms", None)
+        return data
 
 
 # --- metrics --------------------------------------------------------------------------------
