@@ -27,22 +27,11 @@ QUESTIONS = [  # DocVQA's layout: a list of accepted answers per question
 
 def _specs(metric_names: list[str]) -> list[MetricSpec]:
     registry = RegistryManager(REPO / "registries", mode="dev").load()
-    specs = []
-    for name in metric_names:
-        entry = registry.get("metrics", name)
-        specs.append(
-            MetricSpec(
-                name=entry.name,
-                column=entry.column,
-                version=entry.version,
-                entry_point=entry.entry_point,
-                callable=entry.callable,
-                params=entry.params,
-                inputs=entry.inputs,
-                higher_is_better=entry.higher_is_better,
-            )
-        )
-    return specs
+    fields = {"name", "version", "entry_point", "callable", "params", "inputs", "higher_is_better"}
+    return [
+        MetricSpec(**entry.model_dump(include=fields), column=entry.column)
+        for entry in (registry.get("metrics", name) for name in metric_names)
+    ]
 
 
 def _evaluate(tmp_path: Path, metric_names: list[str]) -> subprocess.CompletedProcess[str]:

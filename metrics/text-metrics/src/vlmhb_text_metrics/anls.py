@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -94,23 +94,14 @@ def anls(
         raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
+    check_variant("anls", compat, ANLS_VARIANTS, params)
     if compat is None:
         options = options_from("anls", {**ANLS_DEFAULTS, **params})
         score = _ours(normalizer(options), threshold)
         normalization: dict[str, bool] | str = options.as_dict()
-    elif compat in ANLS_VARIANTS:
-        if params:
-            raise ValueError(
-                f"anls: compat={compat!r} fixes its own normalisation; remove "
-                f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
-            )
+    else:
         score = _tool(threshold)
         normalization = "strip, lowercase, split/join whitespace"
-    else:
-        raise ValueError(
-            f"anls: unknown compat {compat!r}; expected None (ours) or one of "
-            f"{', '.join(ANLS_VARIANTS)}"
-        )
     per_sample: list[float] = []
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
         prediction = text_at(hyp, "predictions", i)

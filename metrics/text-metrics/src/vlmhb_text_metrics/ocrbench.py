@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -102,16 +102,7 @@ def ocrbench_accuracy(
     (module docstring).
     """
     check_pairs(predictions, references)
-    if compat is not None and compat not in OCRBENCH_VARIANTS:
-        raise ValueError(
-            f"ocrbench_accuracy: unknown compat {compat!r}; expected None (ours) or one of "
-            f"{', '.join(OCRBENCH_VARIANTS)}"
-        )
-    if compat is not None and params:
-        raise ValueError(
-            f"ocrbench_accuracy: compat={compat!r} fixes its own normalisation; remove "
-            f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
-        )
+    check_variant("ocrbench_accuracy", compat, OCRBENCH_VARIANTS, params)
     if isinstance(space_blind, str) or not all(isinstance(s, str) for s in space_blind):
         raise ValueError(
             "ocrbench_accuracy: space_blind must be a list of source dataset names, "

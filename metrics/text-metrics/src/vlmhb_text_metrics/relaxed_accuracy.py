@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -66,16 +66,7 @@ def relaxed_accuracy(
     ``compat="vlmevalkit"`` strips the prediction first, as VLMEvalKit does.
     """
     check_pairs(predictions, references)
-    if compat is not None and compat not in RELAXED_VARIANTS:
-        raise ValueError(
-            f"relaxed_accuracy: unknown compat {compat!r}; expected None (ours) or one of "
-            f"{', '.join(RELAXED_VARIANTS)}"
-        )
-    if compat is not None and params:
-        raise ValueError(
-            f"relaxed_accuracy: compat={compat!r} fixes its own normalisation; remove "
-            f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
-        )
+    check_variant("relaxed_accuracy", compat, RELAXED_VARIANTS, params)
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, (int, float))

@@ -45,7 +45,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -162,21 +162,13 @@ def vqa_accuracy(
         raise ValueError(
             f"vqa_accuracy: averaging must be one of {', '.join(AVERAGING)}, got {averaging!r}"
         )
-    if compat is None:
-        process = vqa_normalize
-    elif compat in VQA_VARIANTS:
-        if params or averaging != "leave-one-out":
-            fixed = sorted(params) + (["averaging"] if averaging != "leave-one-out" else [])
-            raise ValueError(
-                f"vqa_accuracy: compat={compat!r} fixes its own normalisation and averaging; "
-                f"remove {', '.join(fixed)} (they apply to compat=None only)"
-            )
-        process = lmms_eval_vqa_normalize
-    else:
+    check_variant("vqa_accuracy", compat, VQA_VARIANTS, params)
+    if compat is not None and averaging != "leave-one-out":
         raise ValueError(
-            f"vqa_accuracy: unknown compat {compat!r}; expected None (ours) or one of "
-            f"{', '.join(VQA_VARIANTS)}"
+            f"vqa_accuracy: compat={compat!r} averages leave-one-out, as lmms-eval; remove "
+            "averaging (it applies to compat=None only)"
         )
+    process = vqa_normalize if compat is None else lmms_eval_vqa_normalize
     options = options_from("vqa_accuracy", params)
     norm = normalizer(options)
     per_sample: list[float] = []
