@@ -162,12 +162,13 @@ def test_parity_passes_sample_fields_to_every_variant(tmp_path: Path) -> None:
     spec = MetricSpec(
         name="by_class", column="by_class", version="1", callable="toy_metrics:by_class"
     )
+    variant = spec.model_copy(update={"column": "by_class@strict", "params": {"compat": "strict"}})
     run = ParityRun(
         label="m/d/p",
         samples=str(samples),
         answers=str(answers),
         output_kind="text",
-        metrics=[spec],
+        metrics=[spec, variant],  # a task listing a metric and its variant: compared once
     )
     path = tmp_path / "parity.config.json"
     path.write_text(ParityConfig(out=str(tmp_path / "parity.json"), runs=[run]).model_dump_json())
@@ -181,6 +182,7 @@ def test_parity_passes_sample_fields_to_every_variant(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "parity.json").read_text())
+    assert len(rows) == 2
     values = {r["variant"]: (r["value"], r["differ"]) for r in rows}
     # answers: IVANOV/Ivanov (0), IVAN/Petr (0), 12.50 (1, invoice), "" for 7 (0)
     assert values == {"ours": (0.25, 0.0), "strict": (0.0, 0.25)}

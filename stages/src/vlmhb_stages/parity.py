@@ -38,12 +38,18 @@ def main(config_path: str) -> int:
             }
             for a in scored
         ]
+        seen: set[str] = set()
         for spec in run.metrics:
             metric = load_metric(spec)
             variants = getattr(metric, "variants", ())
             if spec.inputs != "answers" or not variants:
                 continue
             base = {k: v for k, v in spec.params.items() if k != "compat"}
+            # a task listing a metric and its variant (anls, anls_lmms_eval) is compared once
+            identity = json.dumps([spec.entry_point, spec.callable, base], sort_keys=True)
+            if identity in seen:
+                continue
+            seen.add(identity)
             ours, ours_each = _score(metric, spec, base, pairs, run.label)
             rows.append(
                 {
