@@ -83,10 +83,8 @@ def test_tables_are_averaged_over_tables_not_pages() -> None:
     result = teds([PAGE, wrong_second], [PAGE, two])
     assert result.per_sample == pytest.approx([1.0, (1 + 5 / 6) / 2])
     assert result.value == pytest.approx((1 + 1 + 5 / 6) / 3)
-    assert result.details["ratio"] == {
-        "numerators": pytest.approx([1.0, 1 + 5 / 6]),
-        "denominators": [1, 2],
-    }
+    assert result.details["table_sums"] == pytest.approx([1.0, 1 + 5 / 6])
+    assert result.details["table_counts"] == [1, 2]
 
 
 def test_a_page_without_reference_tables_has_no_teds() -> None:

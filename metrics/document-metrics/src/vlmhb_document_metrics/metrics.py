@@ -8,8 +8,10 @@ together match each page once).
 Aggregates follow OmniDocBench: text and reading-order edit distances are the mean over the
 pages that have a score (a page with no text on either side has none: NaN in
 ``per_sample``); TEDS and TEDS-S are the mean over all reference tables, so a page with
-three tables weighs three times (``details["ratio"]`` carries each page's sum and count, so
-a bootstrap resamples pages and recomputes that mean).
+three tables weighs three times (``details`` carries each page's sum and count). No
+``details["ratio"]`` is given for the bootstrap to recompute: on a set where most pages
+have no table, most resamples would hold too few tables; the CI is over the pages that have
+tables.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def _table_mean(func: Any, pages: list[PageScores], which: int) -> MetricResult:
         details={
             "tables": total,
             "pages_with_tables": sum(1 for n in counts if n),
-            "ratio": {"numerators": sums, "denominators": counts},
+            "table_sums": sums,
+            "table_counts": counts,
         },
         params={},
     )
