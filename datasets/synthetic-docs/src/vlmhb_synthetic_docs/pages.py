@@ -15,7 +15,6 @@ same exact noise and fixed PNG settings, so the bytes are reproducible.
 from __future__ import annotations
 
 import html
-import json
 import random
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,13 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
 from vlmhb_synthetic_docs import fake
-from vlmhb_synthetic_docs.generator import _jsonl, fingerprint, pixels_digest, save_png
+from vlmhb_synthetic_docs.generator import (
+    _jsonl,
+    check_request,
+    pixels_digest,
+    save_png,
+    write_summary,
+)
 from vlmhb_synthetic_docs.noise import apply_noise
 from vlmhb_synthetic_docs.typefaces import font
 
@@ -216,13 +221,7 @@ def generate_pages(
     doc_classes: list[str] | tuple[str, ...] = PAGE_CLASSES,
 ) -> PagesSummary:
     """Generate ``count`` pages (classes in turn) and ``doc_parsing.jsonl``; see the README."""
-    if count < 1:
-        raise ValueError(f"count: expected at least 1, got {count}")
-    unknown = [c for c in doc_classes if c not in PAGE_RENDERERS]
-    if unknown or not doc_classes:
-        raise ValueError(
-            f"doc_classes: expected some of {list(PAGE_CLASSES)}, got {list(doc_classes)}"
-        )
+    check_request(count, doc_classes, PAGE_CLASSES)
     out = Path(out_dir)
     (out / "pages").mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
@@ -256,10 +255,5 @@ def generate_pages(
         pages=pages,
         files={"doc-parsing": "doc_parsing.jsonl"},
     )
-    for_file = summary.model_dump(mode="json", exclude={"fingerprint"})
-    for_file["out_dir"] = "."
-    (out / "summary.json").write_text(
-        json.dumps(for_file, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    summary.fingerprint = fingerprint(out)
+    summary.fingerprint = write_summary(out, summary)
     return summary
