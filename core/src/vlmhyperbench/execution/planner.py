@@ -46,7 +46,10 @@ def _code_hash(*paths: Path) -> str:
 
 #: The core's own code that shapes each stage's result: editing it re-runs those stages.
 INFER_CODE = _code_hash(
-    *(Path(__file__).parent / n for n in ("infer.py", "chat_request.py", "structured.py"))
+    *(
+        Path(__file__).parent / n
+        for n in ("infer.py", "chat_request.py", "structured.py", "generation.py")
+    )
 )
 SYNC_CODE = _code_hash(script_path("prepare_dataset"), script_path("configs"))
 EVAL_CODE = _code_hash(script_path("evaluate"), script_path("configs"))
@@ -216,17 +219,31 @@ class BenchmarkPlanner:
             if self.resolver.knows("vlmhb-api-wrapper"):
                 packages.append("vlmhb-api-wrapper")
         identity: Any = self.resolver.identity(packages) if packages else model.base_url
+        # rate limits, price and the key's source change how answers are asked for or
+        # billed, never what they are; an endpoint counts by its URL, model and snapshot
         stage_id = content_hash(
             "serve",
             model.model_dump(
-                exclude={"name", "description", "metadata", "concurrency", "env", "retries"}
+                exclude={
+                    "name",
+                    "description",
+                    "metadata",
+                    "concurrency",
+                    "env",
+                    "retries",
+                    "endpoint",
+                    "rate_limits",
+                    "price",
+                    "reasoning",
+                }
             ),
             identity,
             backend,
+            *([model.endpoint.identity] if model.endpoint is not None else []),
         )
         return ServeStage(
             id=stage_id,
-            name=f"serve {model.name}",
+            name=f"check endpoint {model.name}" if model.endpoint else f"serve {model.name}",
             deps=[],
             model=model,
             adapter=adapter,
@@ -248,6 +265,7 @@ class BenchmarkPlanner:
             run.generation,
             run.filters,
             run.limit,
+            *([run.model.reasoning] if run.model.reasoning.think_tags else []),
         )
         return InferStage(
             id=stage_id,
@@ -289,6 +307,8 @@ class BenchmarkPlanner:
         adapter, backend = model.adapter, model.backend
         if model.framework is not None:
             framework = self.registry.get("frameworks", model.framework)
+            if framework.kind == "openai-compatible":
+                return None, None  # an endpoint: nothing to install or start
             chosen = (framework.adapter, framework.backend)
             engine = model.load_config.get("engine")
             for spec in framework.specialised:
