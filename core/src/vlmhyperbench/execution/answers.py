@@ -37,6 +37,9 @@ class AnswerRecord(BaseModel):
     finish_reason: str | None = Field(default=None, description="length: cut by max_tokens.")
     response_model: str | None = Field(default=None, description="The response's `model`.")
     system_fingerprint: str | None = None
+    cost_usd: float | None = Field(
+        default=None, description="From the model entry's price and this answer's usage."
+    )
     started_at: float | None = None
     finished_at: float | None = None
     doc_class: str | None = None

@@ -357,8 +357,9 @@ class InferenceRunner:
             self._consecutive = 0
             if gen.prompt_tokens:
                 self._prompt_seen = max(self._prompt_seen, gen.prompt_tokens)
+            cost = price.cost(gen.prompt_tokens, gen.completion_tokens) if price else None
             if price is not None and self.budget is not None:
-                self.budget.settle(cost_est, price.cost(gen.prompt_tokens, gen.completion_tokens))
+                self.budget.settle(cost_est, cost or 0.0)
             status, parsed, error = "text", None, None
             attempts = spent + attempt
             if gen.failed is not None:
@@ -383,6 +384,7 @@ class InferenceRunner:
                 finish_reason=gen.finish_reason,
                 response_model=gen.response_model,
                 system_fingerprint=gen.system_fingerprint,
+                cost_usd=cost,
                 started_at=started,
                 finished_at=time.time(),
             )
