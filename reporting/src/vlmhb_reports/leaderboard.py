@@ -52,7 +52,7 @@ def _measured(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
     return {
         **{key: _total(answered, key) for key in ("prompt_tokens", "completion_tokens")},
         "reasoning_tokens": _total(answered, "reasoning_tokens"),
-        "cost_usd": _rounded(_total(answered, "cost_usd"), 6),
+        "cost_usd": _rounded(_total(answered, "cost_usd"), 10),
         "truncated": truncated,
         "truncated_share": round(truncated / len(records), 4) if records else None,
         "empty": sum(1 for r in answered if not (r.get("answer") or "").strip()),
@@ -90,7 +90,7 @@ def cost_per_correct(row: dict[str, Any], quality: list[str]) -> float | None:
     for name in quality:
         score = row.get(name)
         if isinstance(score, (int, float)) and 0 <= score <= 1 and higher_is_better(name):
-            return round(cost / (score * answered), 6) if score > 0 else None
+            return round(cost / (score * answered), 10) if score > 0 else None
     return None
 
 
