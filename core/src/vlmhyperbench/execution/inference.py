@@ -156,6 +156,11 @@ class ModelInference:
         left = self.halted and pending_samples(
             samples, read_answers(answers_path), retries.max_attempts
         )
+        if left and not records:
+            raise RuntimeError(
+                f"stopped before any sample was answered ({len(left)} left for the next run): "
+                f"{self.halted}"
+            )
         if left:
             raise IncompleteStage(
                 f"stopped early, {len(left)} samples left for the next run: {self.halted}", outputs
