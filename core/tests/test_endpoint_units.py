@@ -253,3 +253,56 @@ def test_the_pre_flight_check_reports_an_unreachable_endpoint_in_one_line(
     message = str(caught.value)
     assert "\n" not in message and "is unreachable" in message and "127.0.0.1:9" in message
     assert "sk-not-used" not in message
+
+
+# --- judges ---------------------------------------------------------------------------------
+def _with_judge(root: Path, snapshot: str = "j-1", template: str = "{question}|{answer}") -> dict:
+    entries = _with_hosted(root)
+    entries["models"]["hosted"]["endpoint"]["snapshot"] = "2026-11-01"
+    judge = copy.deepcopy(HOSTED)
+    judge["endpoint"] = {**judge["endpoint"], "snapshot": snapshot, "api_key_env": "JUDGE_KEY"}
+    entries["models"]["judge-a"] = judge
+    entries["prompts"]["rubric"] = {"template": template, "system_prompt": "grade"}
+    entries["metrics"]["judged"] = {
+        "package": "vlmhb-text-metrics",
+        "entry_point": "judge",
+        "version": "1",
+        "applies_to": ["text"],
+        "params": {"judges": ["judge-a"], "rubric": "rubric"},
+    }
+    entries["tasks"]["vqa"]["default_metrics"] = ["judged"]
+    return entries
+
+
+def _judged_ids(root: Path, entries: dict) -> tuple[str, str, dict]:
+    registry = RegistryManager(write_registry(root, entries), mode="prod").load()
+    manager = EnvironmentManager(root / "envs", base_dir=registry.repo_root)
+    plan = BenchmarkPlanner(registry, PackageResolver(registry, manager, "prod")).plan("default")
+    infer = next(s for s in plan.infers if s.run.model.name == "hosted")
+    evaluation = next(e for e in plan.evals if e.infer is infer)
+    return infer.id, evaluation.id, evaluation.run.metrics[0].params
+
+
+def test_a_new_judge_snapshot_or_rubric_rescores_and_never_reinfers(tmp_path: Path) -> None:
+    infer, evaluation, params = _judged_ids(tmp_path / "a", _with_judge(tmp_path / "a"))
+    judge = params["judges"][0]
+    assert judge["base_url"] == "https://api.example.org/v1" and judge["snapshot"] == "j-1"
+    assert judge["api_key_env"] == "JUDGE_KEY" and "key" not in judge
+    assert params["rubric"] == {
+        "name": "rubric",
+        "template": "{question}|{answer}",
+        "system_prompt": "grade",
+    }
+    for i, changes in enumerate([{"snapshot": "j-2"}, {"template": "{answer}?"}]):
+        root = tmp_path / f"c{i}"
+        other = _judged_ids(root, _with_judge(root, **changes))
+        assert other[0] == infer and other[1] != evaluation, changes
+
+
+def test_a_judge_without_an_endpoint_is_a_plan_error(tmp_path: Path) -> None:
+    from vlmhyperbench.execution.planner import PlanError
+
+    entries = _with_judge(tmp_path)
+    entries["metrics"]["judged"]["params"]["judges"] = ["tesseract"]
+    with pytest.raises(PlanError, match="judge 'tesseract' has no endpoint"):
+        _judged_ids(tmp_path, entries)

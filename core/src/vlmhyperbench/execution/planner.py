@@ -16,8 +16,9 @@ from typing import Any
 from vlmhb_stages import script_path
 
 from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
-from ..registry.models import GenerationParams, InlineRun, RunSpec
+from ..registry.models import GenerationParams, InlineRun, MetricEntry, RunSpec
 from .identity import PackageResolver, content_hash, tree_stat_fingerprint
+from .judges import JudgeConfigError, resolve_judges
 from .stages import (
     EvalStage,
     InferStage,
@@ -116,6 +117,13 @@ class BenchmarkPlanner:
             )
         return runs
 
+    def _metric(self, name: str) -> MetricEntry:
+        """The metric entry, a judge metric's judges and rubric resolved (``judges.py``)."""
+        try:
+            return resolve_judges(self.registry.get("metrics", name), self.registry)
+        except JudgeConfigError as exc:
+            raise PlanError(str(exc)) from None
+
     def _from_spec(self, spec: RunSpec, name: str | None, limit: int | None) -> PlannedRun:
         r = self.registry
         task = r.get("tasks", spec.task)
@@ -130,7 +138,7 @@ class BenchmarkPlanner:
             dataset=r.get("datasets", spec.dataset),
             prompt=prompt,
             prompt_collection=r.prompt_collection(prompt),
-            metrics=[r.get("metrics", m) for m in metric_names],
+            metrics=[self._metric(m) for m in metric_names],
             aggregators=list(dict.fromkeys(["general", *spec.aggregators])),
             filters=spec.filters,
             limit=min(limits) if limits else None,
