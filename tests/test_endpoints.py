@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import SMALL_GENERATOR, write_overlay
+from conftest import REPO, SMALL_GENERATOR, write_overlay
 from fault_proxy import FaultProxy
 from vlmhb_api_wrapper.testing import free_port
 from vlmhyperbench.execution.chat_request import InferSettings, request_body
@@ -416,3 +416,103 @@ def test_vllm_serve_is_an_endpoint_like_any_other(vlmhb, tmp_path: Path) -> None
             assert _key_found_in(workdir, done.stdout, done.stderr) == []
     finally:
         _stop(process)
+
+
+def _judge_double() -> Any:
+    """The judge-metrics package's judge test double (an LLM judge cannot run here)."""
+    import importlib.util
+
+    path = REPO / "metrics" / "judge-metrics" / "tests" / "judge_double.py"
+    spec = importlib.util.spec_from_file_location("judge_double", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_judge_scores_open_answers_with_verdicts_per_sample(
+    vlmhb, tmp_path: Path, proxy: FaultProxy, wrapper: Endpoint
+) -> None:
+    double = _judge_double()
+    with double.RuleJudgeServer() as judge_server:
+        overlay = _overlay(
+            tmp_path / "o", proxy.base_url, wrapper.model, ["tesseract", "hosted-ocr"]
+        )
+        write_overlay(
+            overlay,
+            {
+                "models": {
+                    "judge-double": {
+                        "framework": "openai-compatible",
+                        "endpoint": {
+                            "base_url": judge_server.base_url,
+                            "model": judge_server.served,
+                            "api_key_env": "VLMHB_TEST_JUDGE_KEY",
+                            "snapshot": "rules-1",
+                        },
+                    }
+                },
+                "metrics": {
+                    "judged": {
+                        "package": "vlmhb-judge-metrics",
+                        "entry_point": "judge",
+                        "version": "1",
+                        "applies_to": ["text"],
+                        # Tesseract reads these clean pages exactly, which the rules decide
+                        # alone: "always" makes the judge grade every answer here
+                        "params": {
+                            "judges": ["judge-double"],
+                            "rubric": "judge-correctness",
+                            "judge_when": "always",
+                        },
+                    }
+                },
+            },
+        )
+        experiment = overlay / "experiments" / "hosted.yaml"
+        experiment.write_text(
+            experiment.read_text().replace("- exact_match", "- judged"), encoding="utf-8"
+        )
+        workdir = tmp_path / "work"
+        env = {
+            KEY_ENV: KEY,
+            "VLMHB_TEST_JUDGE_KEY": double.KEY,
+            "VLMHB_JUDGE_CACHE": str(tmp_path / "judgments.sqlite"),
+        }
+        done = vlmhb("run", "hosted", "--workdir", str(workdir), "--overlay", str(overlay), env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        asked = len(judge_server.requests)
+
+        rows = _leaderboard(workdir)
+        runs = json.loads((workdir / "reports" / "hosted" / "runs.json").read_text("utf-8"))
+        distinct: set[tuple[str, str]] = set()  # the same answer to the same sample: judged once
+        for run in runs:
+            per_sample = list(
+                csv.DictReader(
+                    (workdir / "evals" / run["eval_id"] / "per_sample.csv").open(encoding="utf-8")
+                )
+            )
+            assert len(per_sample) == SAMPLES
+            for row in per_sample:
+                distinct.add((row["id"], row["answer"]))
+                assert row["judged_verdict"] in ("correct", "incorrect"), row
+                assert row["judged_rationale"] and row["judged_decided_by"] == "judge"
+                assert float(row["judged"]) == (1.0 if row["judged_verdict"] == "correct" else 0.0)
+            share = sum(r["judged_verdict"] == "correct" for r in per_sample) / SAMPLES
+            assert float(rows[run["model"]]["judged"]) == pytest.approx(share, abs=1e-4)
+            metrics = json.loads((workdir / "evals" / run["eval_id"] / "metrics.json").read_text())
+            report = metrics["reports"]["judged"]
+            assert report["judges"][0]["snapshot"] == "rules-1"
+        assert asked == len(distinct) and all(
+            r["headers"]["Authorization"] == f"Bearer {double.KEY}" for r in judge_server.requests
+        )
+        # a second run re-scores nothing and asks the judge nothing (cached eval, cached verdicts)
+        again = vlmhb(
+            "run", "hosted", "--workdir", str(workdir), "--overlay", str(overlay), env=env
+        )
+        assert again.returncode == 0 and len(judge_server.requests) == asked
+        output = done.stdout + done.stderr + again.stdout + again.stderr
+        assert _key_found_in(workdir, output) == []
+        assert double.KEY not in output and not any(
+            double.KEY.encode() in p.read_bytes() for p in workdir.rglob("*") if p.is_file()
+        )
