@@ -20,7 +20,7 @@ from vlmhyperbench.execution.endpoint import EndpointError, EndpointServer, read
 from vlmhyperbench.execution.generation import NotACompletion, read_completion, split_think
 from vlmhyperbench.execution.identity import PackageResolver
 from vlmhyperbench.execution.planner import BenchmarkPlanner
-from vlmhyperbench.execution.ratelimit import AdaptiveLimiter, CostBudget, retry_after_s
+from vlmhyperbench.execution.ratelimit import AdaptiveLimiter, CostBudget, Ticket, retry_after_s
 from vlmhyperbench.registry import RegistryManager
 from vlmhyperbench.registry.models import EndpointSpec, ModelEntry, Price, ReasoningSpec
 
@@ -211,16 +211,30 @@ def test_the_limiter_halves_once_per_wave_and_grows_back_when_calm() -> None:
 
 
 def test_retry_after_holds_every_request_not_only_the_refused_one() -> None:
-    async def scenario() -> float:
+    async def scenario() -> bool:
         limiter = AdaptiveLimiter(4)
         ticket = await limiter.acquire()
-        loop = asyncio.get_running_loop()
-        await limiter.release(ticket, throttled=True, retry_after=0.3)
-        started = loop.time()
-        await limiter.acquire()
-        return loop.time() - started
+        await limiter.release(ticket, throttled=True, retry_after=30)
+        try:  # a slot is free (limit 2, none in flight), yet nobody may start for 30 s
+            await asyncio.wait_for(limiter.acquire(), timeout=0.2)
+        except TimeoutError:
+            return True
+        return False
 
-    assert asyncio.run(scenario()) >= 0.25
+    assert asyncio.run(scenario())
+
+
+def test_tokens_per_minute_are_paced_from_a_bucket_corrected_by_usage() -> None:
+    limiter = AdaptiveLimiter(4, tpm=6000)  # 100 tokens a second, a minute's worth at start
+    now = 1000.0
+    limiter._level_at = now
+    assert limiter._tokens_ready_at(now, 5000) == now  # within the minute's budget
+    assert limiter._tokens_ready_at(now, 1500) == pytest.approx(now + 5.0)  # 500 owed: 5 s
+    assert limiter._tokens_ready_at(now + 5.0, 100) == pytest.approx(now + 6.0)
+    # a request estimated at 1500 tokens that used 300 gives 1200 back
+    limiter._level = 0.0
+    asyncio.run(limiter.release(Ticket(started=now, tokens=1500), tokens_used=300))
+    assert limiter._level == pytest.approx(1200)
 
 
 def test_the_budget_refuses_a_request_that_could_pass_it() -> None:
