@@ -405,7 +405,13 @@ def test_vllm_serve_is_an_endpoint_like_any_other(vlmhb, tmp_path: Path) -> None
         url = f"http://127.0.0.1:{port}/v1"
         model = _wait_for_models(url, process, log, 900)
         with FaultProxy(url, faults=["429"]) as proxy:
-            overlay = _overlay(tmp_path / "o", proxy.base_url, model, ["hosted-ocr"])
+            overlay = _overlay(
+                tmp_path / "o",
+                proxy.base_url,
+                model,
+                ["hosted-ocr"],
+                endpoint={"timeout_s": 300},  # a CPU vLLM's first requests are slow
+            )
             workdir = tmp_path / "work"
             done = _run(vlmhb, workdir, overlay)
             assert done.returncode == 0, done.stdout + done.stderr
