@@ -101,7 +101,7 @@ def _overlay(root: Path, base_url: str, model: str, models: list[str], **hosted:
             "api_key_env": KEY_ENV,
             "headers": {"X-Team": "doc-bench"},
             "snapshot": "ocr-2026-12-01",
-            "timeout_s": 3,
+            "timeout_s": 120,
         },
         "generation": {"max_tokens": 8, "temperature": 0},
         "rate_limits": {"max_concurrency": 2},
@@ -303,12 +303,13 @@ def test_faults_are_retried_and_every_sample_answered_once(
 ) -> None:
     proxy.faults = ["429", "503", "timeout", "not-json", "truncated", "429"]
     proxy.retry_after = 1
-    proxy.timeout_hang_s = 10
+    proxy.timeout_hang_s = 30
     overlay = _overlay(
         tmp_path / "o",
         proxy.base_url,
         wrapper.model,
         ["hosted-ocr"],
+        endpoint={"timeout_s": 8},  # the hung request times out; a real answer never does
         retries={"per_run": 4, "max_attempts": 8, "max_consecutive_failures": 10},
     )
     workdir = tmp_path / "work"
