@@ -74,6 +74,11 @@ RECIPES = {
         [*CORE, "./adapters/api-wrapper", "pillow", "sniffio"],
         quick=["--samples", "500", "--rounds", "2"],
     ),
+    "rate_limit": Recipe(
+        "bench_rate_limit.py",
+        [*CORE, "./adapters/api-wrapper", "pillow", "sniffio", "aiohttp"],
+        quick=["--rpm", "1200", "--requests", "300"],
+    ),
     "server": Recipe(
         "bench_server.py",
         [*CORE, "./management/server[test,bench]"],

@@ -186,3 +186,25 @@ def test_parity_passes_sample_fields_to_every_variant(tmp_path: Path) -> None:
     values = {r["variant"]: (r["value"], r["differ"]) for r in rows}
     # answers: IVANOV/Ivanov (0), IVAN/Petr (0), 12.50 (1, invoice), "" for 7 (0)
     assert values == {"ours": (0.25, 0.0), "strict": (0.0, 0.25)}
+
+
+def test_a_metrics_per_sample_text_and_report_are_kept(tmp_path: Path) -> None:
+    spec = MetricSpec(name="graded", column="graded", version="1", callable="toy_metrics:graded")
+    path = _config(tmp_path, metrics=[spec])
+    samples = tmp_path / "samples.jsonl"
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    samples.write_text(
+        "".join(json.dumps({**r, "prompt_vars": {"question": f"q{r['id']}"}}) + "\n" for r in rows)
+    )
+    proc = _run(path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    with (out / "per_sample.csv").open(newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [(r["graded"], r["graded_verdict"], r["graded_rationale"]) for r in written] == [
+        ("1.0", "correct", "asked 'q1'"),
+        ("0.0", "incorrect", "asked 'q2'"),
+        ("1.0", "correct", "asked 'q3'"),
+        ("0.0", "incorrect", "asked 'q4'"),
+    ]
+    assert json.loads((out / "metrics.json").read_text())["reports"] == {"graded": {"judged": 4}}

@@ -52,3 +52,23 @@ def by_class(
 
 by_class.sample_fields = ("doc_class",)  # type: ignore[attr-defined]
 by_class.variants = ("strict",)  # type: ignore[attr-defined]
+
+
+def graded(
+    predictions: list[str], references: list[str], question: list[str] | None = None, **_: object
+) -> Result:
+    """Like a judge metric: per-sample text (verdict, rationale) and a report beside scores."""
+    scores = [
+        float(p.strip().lower() == str(r).strip().lower())
+        for p, r in zip(predictions, references, strict=True)
+    ]
+    verdicts = ["correct" if s else "incorrect" for s in scores]
+    rationales = [f"asked {q!r}" for q in (question or [""] * len(scores))]
+    details = {
+        "per_sample_text": {"verdict": verdicts, "rationale": rationales},
+        "report": {"judged": len(scores)},
+    }
+    return Result(sum(scores) / len(scores), scores, name="graded", details=details)
+
+
+graded.sample_fields = ("question",)  # type: ignore[attr-defined]

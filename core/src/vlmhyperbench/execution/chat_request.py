@@ -36,6 +36,14 @@ class InferSettings:
     max_attempts: int = 9
     timeout_s: float = 300.0
     max_server_restarts: int = 3
+    #: Whole-request timeout (endpoints); ``timeout_s`` bounds each socket wait.
+    request_timeout_s: float | None = None
+    max_consecutive_failures: int = 25
+    rpm: float | None = None
+    tpm: float | None = None
+    #: ``Price`` of the model (cost and --max-cost), ``ReasoningSpec`` (think blocks).
+    price: Any = None
+    reasoning: Any = None
 
 
 def build_prompt(sample: dict[str, Any], settings: InferSettings) -> str:
@@ -68,9 +76,13 @@ def _encoded_image(path: str, mtime_ns: int, size: int) -> bytes:
     return f"data:{mime};base64,".encode("ascii") + base64.b64encode(Path(path).read_bytes())
 
 
-def _image_bytes(path: str) -> bytes:
+def image_bytes(path: str) -> bytes:
+    """A page's data URL bytes, encoded once per page and process."""
     stat = os.stat(path)
     return _encoded_image(path, stat.st_mtime_ns, stat.st_size)
+
+
+_image_bytes = image_bytes
 
 
 def _body(sample: dict[str, Any], settings: InferSettings, urls: Sequence[str]) -> dict[str, Any]:

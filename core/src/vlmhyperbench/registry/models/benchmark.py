@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from .base import Entry, OutputKind
+from .endpoint import EndpointSpec, Price, RateLimits, ReasoningSpec
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -103,6 +104,12 @@ class RetryPolicy(BaseModel):
         ge=1,
         description="Requests per sample over all runs; a sample failed this often stays failed.",
     )
+    max_consecutive_failures: int = Field(
+        default=25,
+        ge=1,
+        description="Failed requests in a row (any sample, 429s included) after which the run "
+        "stops this model cleanly: partial, resumed by the next run.",
+    )
 
 
 class ModelEntry(Entry):
@@ -135,6 +142,19 @@ class ModelEntry(Entry):
         default=None, description="URL of an already running API wrapper: nothing is started."
     )
     concurrency: int = Field(default=4, gt=0, description="Requests in flight at once.")
+    endpoint: EndpointSpec | None = Field(
+        default=None,
+        description="An OpenAI-compatible endpoint (framework openai-compatible): nothing is "
+        "started, the endpoint is checked before any sample is sent.",
+    )
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    price: Price | None = Field(default=None, description="For the cost columns and --max-cost.")
+    reasoning: ReasoningSpec = Field(default_factory=ReasoningSpec)
+
+    @property
+    def hosted(self) -> bool:
+        """Served by someone else under a name that may change: not reproducible by design."""
+        return self.endpoint is not None
 
     @property
     def server_config(self) -> dict[str, Any]:
@@ -145,6 +165,14 @@ class ModelEntry(Entry):
     def _has_a_server(self) -> ModelEntry:
         if self.base_url is None and self.adapter is None and self.framework is None:
             raise ValueError("a model needs an adapter, a framework or a base_url")
+        if self.endpoint is not None:
+            clash = [f for f in ("adapter", "backend", "base_url") if getattr(self, f)]
+            clash += ["model"] if self.load_config else []
+            if clash:
+                raise ValueError(
+                    f"endpoint: an OpenAI-compatible endpoint is not served by this project, "
+                    f"so {', '.join(clash)} cannot be set with it"
+                )
         return self
 
 
