@@ -147,8 +147,14 @@ export function FieldTable({ fields }: { fields: FieldRow[] }) {
 
 type Answer = SampleAnswers["items"][number];
 
+function scoreLine(a: Answer): string {
+  const parts = Object.entries(a.scores).map(([m, v]) => `${m} ${fmtNumber(v, 2)}`);
+  if (a.latency_s !== null) parts.push(`${fmtNumber(a.latency_s, 2)} s`);
+  return parts.join(" · ");
+}
+
 /** Every run's answer to this sample, side by side: a field grid for KIE, cards for text. */
-function AllAnswers({ items, current, metric }: { items: Answer[]; current: number; metric: string }) {
+function AllAnswers({ items, current }: { items: Answer[]; current: number }) {
   const kie = items.every((a) => a.fields);
   if (kie) {
     const fields = [...new Set(items.flatMap((a) => a.fields!.map((f) => f.field)))];
@@ -164,7 +170,7 @@ function AllAnswers({ items, current, metric }: { items: Answer[]; current: numb
               {items.map((a) => (
                 <th key={a.id} className={a.id === current ? "current" : undefined} data-testid="run-column">
                   {a.run}
-                  <div className="muted">{metric ? `${metric} ${fmtNumber(a.scores[metric], 2)}` : ""}</div>
+                  <div className="muted">{scoreLine(a)}</div>
                 </th>
               ))}
             </tr>
@@ -199,10 +205,7 @@ function AllAnswers({ items, current, metric }: { items: Answer[]; current: numb
             <header>
               <strong>{a.run}</strong>
               <span className="muted">
-                {Object.entries(a.scores)
-                  .map(([m, v]) => `${m} ${fmtNumber(v, 2)}`)
-                  .join(" · ")}
-                {a.latency_s !== null ? ` · ${fmtNumber(a.latency_s, 2)} s` : ""}
+                {scoreLine(a)}
               </span>
             </header>
             {diff ? <Diffed parts={diff.answer} /> : <div className="text-block">{a.answer ?? "–"}</div>}
@@ -217,7 +220,7 @@ function AllAnswers({ items, current, metric }: { items: Answer[]; current: numb
  * One sample: image, question, the reference beside this run's answer (a character diff for
  * text, a per-field table for KIE), then the answers of every run of the experiment.
  */
-export function SampleDetail({ experiment, row, metric, onClose }: { experiment: number; row: number; metric: string; onClose: () => void }) {
+export function SampleDetail({ experiment, row, onClose }: { experiment: number; row: number; onClose: () => void }) {
   const answers = useSampleAnswers(experiment, row);
   const items = answers.data?.items ?? [];
   const sample = items.find((a) => a.id === row);
@@ -239,7 +242,7 @@ export function SampleDetail({ experiment, row, metric, onClose }: { experiment:
             <span className="muted">question </span>
             {sample.question ?? "–"}
           </div>
-          <div className={`detail-body ${sample.fields ? "kie" : "text"}`}>
+          <div className="detail-body">
             <SampleImage key={sample.id} sample={sample} />
             <div className="detail-text">
               {sample.fields ? (
@@ -257,7 +260,7 @@ export function SampleDetail({ experiment, row, metric, onClose }: { experiment:
             </div>
           </div>
           <h4>every run on this sample ({items.length})</h4>
-          <AllAnswers items={items} current={row} metric={metric} />
+          <AllAnswers items={items} current={row} />
         </>
       )}
     </aside>

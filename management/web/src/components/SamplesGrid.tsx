@@ -71,9 +71,9 @@ export function SamplesGrid({
     { key: null, label: "reference", track: "minmax(80px,1.4fr)", min: 80, cell: (s) => text(s.reference) },
     { key: null, label: "answer", track: "minmax(80px,1.4fr)", min: 80, cell: (s) => text(s.answer) },
     ...(metric
-      ? [{ key: `score:${metric}` as SortKey, label: metric, track: "72px", min: 72, cell: (s: Sample) => fmtNumber(s.scores[metric], 2), num: true }]
+      ? [{ key: `score:${metric}` as SortKey, label: metric, track: "84px", min: 84, cell: (s: Sample) => fmtNumber(s.scores[metric], 2), num: true }]
       : []),
-    { key: "latency_s", label: "latency s", track: "72px", min: 72, cell: (s) => fmtNumber(s.latency_s, 2), num: true },
+    { key: "latency_s", label: "latency", track: "72px", min: 72, cell: (s) => fmtNumber(s.latency_s, 2), num: true },
   ];
   const template = columns.map((c) => c.track).join(" ");
   const minWidth = columns.reduce((sum, c) => sum + c.min, 0);

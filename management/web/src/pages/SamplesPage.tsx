@@ -60,9 +60,11 @@ export function SamplesPage() {
 
   const facets = useSampleFacets(id, version);
   const metrics = facets.data?.metrics ?? [];
-  const metric = view.filter.metric || metrics[0] || "";
   const params = useMemo(() => serverQuery(view.filter, view.sort), [view.filter, view.sort]);
   const rows = useSampleRows(id, params, range[0], range[1], version);
+  // the score column: the chosen metric, else the first the rows in view have
+  const inView = rows.rowAt(range[0]);
+  const metric = view.filter.metric || metrics.find((m) => inView && m in inView.scores) || metrics[0] || "";
   const count = rows.total ?? 0;
   const onRange = useCallback((first: number, last: number) => setRange([first, last]), []);
 
@@ -111,7 +113,7 @@ export function SamplesPage() {
         <Select label="run" value={draft.run} options={facets.data?.runs ?? []} onChange={(run) => set({ run })} />
         <Select label="doc class" value={draft.docClass} options={facets.data?.doc_classes ?? []} onChange={(docClass) => set({ docClass })} />
         <Select label="question type" value={draft.questionType} options={facets.data?.question_types ?? []} onChange={(questionType) => set({ questionType })} />
-        <Select label="score metric" value={draft.metric} options={metrics} onChange={(m) => set({ metric: m })} all={metrics[0] ? `${metrics[0]} (first)` : "none"} />
+        <Select label="score metric" value={draft.metric} options={metrics} onChange={(m) => set({ metric: m })} all="auto" />
         <label>
           score ≥ <input aria-label="score min" className="short" value={draft.scoreMin} onChange={(e) => set({ scoreMin: e.target.value }, false)} />
         </label>
@@ -152,7 +154,6 @@ export function SamplesPage() {
           <SampleDetail
             experiment={id}
             row={view.sample}
-            metric={metric}
             onClose={() => {
               setSelected(-1);
               navigate({ sample: null });
