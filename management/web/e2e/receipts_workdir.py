@@ -19,6 +19,7 @@ import csv
 import json
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,16 @@ def main() -> int:
     return 0
 
 
-def _rewrite_runs(workdir, sync_id, kind, references, rng, per_sample, field_f1) -> None:
+def _rewrite_runs(
+    workdir: Path,
+    sync_id: str,
+    kind: str,
+    references: dict[str, Any],
+    rng: random.Random,
+    per_sample: dict[tuple[str, str], dict[str, float]],
+    field_f1: Callable[..., Any],
+) -> None:
+    """Each run of dataset ``sync_id``: its answers, and their scores in per_sample.csv."""
     runs = json.loads((workdir / "reports" / "receipts" / "runs.json").read_text())
     for meta in runs:
         run_json = json.loads((workdir / "runs" / meta["infer_id"] / "run.json").read_text())
