@@ -6,15 +6,13 @@ server process."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ServerProcess, make_workdir
-from vlmhb_server import search, store
-from vlmhb_server.db import Database, Experiment
-from vlmhb_server.migrate import migrate
+from helpers import ServerProcess, experiment_with_samples, make_workdir
+from vlmhb_server import search
+from vlmhb_server.db import Database
 from vlmhb_server.sample_views import Facets, field_table
 from vlmhb_server.samples import BadQuery, Query, Ranges, SamplesService
 
@@ -38,33 +36,6 @@ def _samples(count: int) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture
-async def database(database_url: str):
-    db = Database(database_url)
-    await migrate(db)
-    yield db
-    await db.dispose()
-
-
-async def _experiment(database: Database, samples: list[dict[str, Any]]) -> int:
-    async with database.session() as session:
-        exp = Experiment(
-            name="explorer",
-            status="done",
-            spec={},
-            source="import",
-            stages={},
-            attempts=1,
-            cancel_requested=0,
-            created_at=time.time(),
-        )
-        session.add(exp)
-        await session.flush()
-        await store.insert_samples(session, exp.id, samples)
-        await session.commit()
-        return exp.id
-
-
 def _query(**params: str) -> Query:
     return Query.from_params(params, params.get("run"), params.get("q"), "id", "asc")
 
@@ -77,8 +48,8 @@ async def _ids(service: SamplesService, exp_id: int, query: Query) -> list[tuple
 
 async def test_range_and_sample_filters_run_in_the_query(database: Database) -> None:
     samples = _samples(90)
-    exp_id = await _experiment(database, samples)
-    await _experiment(database, _samples(9))  # another experiment never leaks in
+    exp_id = await experiment_with_samples(database, samples)
+    await experiment_with_samples(database, _samples(9))  # another experiment never leaks in
     service = SamplesService(database.engine)
     service.backend = await search.detect(database.engine)
 
@@ -144,8 +115,10 @@ def test_a_query_without_ranges_is_still_plain() -> None:
 
 
 async def test_facets_are_every_value_of_the_experiment(database: Database) -> None:
-    exp_id = await _experiment(database, _samples(30))
-    await _experiment(database, [{**s, "run": "other", "scores": {"cer": 1}} for s in _samples(3)])
+    exp_id = await experiment_with_samples(database, _samples(30))
+    await experiment_with_samples(
+        database, [{**s, "run": "other", "scores": {"cer": 1}} for s in _samples(3)]
+    )
     found = await Facets(database.engine).of(exp_id)
     assert found == {
         "runs": ["model0__receipts__p", "model1__receipts__p", "model2__receipts__p"],
