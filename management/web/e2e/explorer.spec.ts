@@ -260,6 +260,7 @@ test("filters and search run on the server, and the address holds them", async (
   await expect(other.getByLabel("search")).toHaveValue("MR. D.I.Y");
   await expect(other.getByLabel("score max")).toHaveValue("0.5");
   await expect(other.getByTestId("sample-detail")).toBeVisible();
+  await expect(other.locator('[data-testid="sample-row"][aria-selected="true"]')).toHaveCount(1);
   await shot(other, "07-shared-link");
   // a bad bound is named next to the field and not sent
   await other.getByLabel("latency min").fill("slow");

@@ -44,6 +44,7 @@ test("samples grid with 50k samples: first render, filter, search, sort, jump to
   };
   const search = await timeFilter(() => page.getByLabel("search").fill("passport-fields-1"));
   const clear = await timeFilter(() => page.getByRole("button", { name: "Clear" }).click());
+  await expect(page.getByLabel("run", { exact: true }).locator("option")).toHaveCount(5); // all + 4 runs
   const runs = await page.getByLabel("run", { exact: true }).locator("option").allTextContents();
   const byRun = await timeFilter(async () => {
     await page.getByLabel("run", { exact: true }).selectOption(runs[1]);

@@ -32,6 +32,7 @@ export function SamplesGrid({
   selected,
   onSelect,
   onRange,
+  openId = null,
 }: {
   count: number;
   rowAt: (index: number) => Sample | undefined;
@@ -42,6 +43,8 @@ export function SamplesGrid({
   selected: number;
   onSelect: (index: number) => void;
   onRange: (first: number, last: number) => void;
+  /** the open sample's row id: marked when no row is selected here (a shared link) */
+  openId?: number | null;
 }) {
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -108,7 +111,7 @@ export function SamplesGrid({
         <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth }}>
           {items.map((item) => {
             const s = rowAt(item.index);
-            const mark = item.index === selected;
+            const mark = item.index === selected || (selected < 0 && s !== undefined && s.id === openId);
             return (
               <div
                 key={item.index}

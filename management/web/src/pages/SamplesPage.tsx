@@ -70,7 +70,10 @@ export function SamplesPage() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") navigate({ sample: null });
+      if (e.key === "Escape") {
+        setSelected(-1); // else the selected row would open it again
+        navigate({ sample: null });
+      }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -149,6 +152,7 @@ export function SamplesPage() {
           selected={selected}
           onSelect={setSelected}
           onRange={onRange}
+          openId={view.sample}
         />
         {view.sample !== null && (
           <SampleDetail
