@@ -104,8 +104,8 @@ export function SamplesPage() {
           <Link to={`/experiments/${id}`}>#{id} {experiment.data?.name ?? ""}</Link> · samples
         </h2>
         <div className="counts" data-testid="counts" data-total={rows.total ?? ""} data-loading={rows.loading}>
-          {rows.total === null ? "loading…" : `${rows.total} sample${rows.total === 1 ? "" : "s"}`}
-          {viewToUrl({ ...view, sample: null }).toString() ? " match the filter (the link keeps it)" : ""}
+          {rows.total === null ? "loading…" : rows.total === 1 ? "1 sample" : `${rows.total} samples`}
+          {viewToUrl({ ...view, sample: null }).toString() ? ` match${rows.total === 1 ? "es" : ""} the filter (the link keeps it)` : ""}
         </div>
       </div>
       <ErrorBox error={rows.error ?? facets.error} />
