@@ -266,3 +266,29 @@ test("filters and search run on the server, and the address holds them", async (
   await other.getByLabel("latency min").fill("slow");
   await expect(other.getByRole("alert")).toContainText("latencyMin: expected a number");
 });
+
+test("the explorer works under a strict Content-Security-Policy (no inline script or style)", async ({ page }) => {
+  // stricter than the server's dashboard policy (which allows inline styles): nothing inline
+  const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'";
+  await page.route(
+    (url) => url.origin === server.url && !url.pathname.startsWith("/api"),
+    async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": csp } });
+    },
+  );
+  const violations: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  await open(page, `?run=${KIE_RUN}`);
+  await page.getByTestId("sample-row").first().click();
+  const detail = page.getByTestId("sample-detail");
+  await expect(detail.getByRole("table", { name: "fields", exact: true })).toBeVisible();
+  await loaded(detail.locator("img"));
+  await detail.getByRole("button", { name: "zoom in" }).click();
+  await expect(detail.getByTestId("zoom")).toHaveText(/^150%/);
+  // the stylesheet applied (a rule from styles.css), and nothing was refused
+  expect(await detail.evaluate((el) => getComputedStyle(el).overflowY)).toBe("auto");
+  expect(violations).toEqual([]);
+});
