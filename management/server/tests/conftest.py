@@ -55,6 +55,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+async def database(database_url: str):
+    """A migrated, empty database of each backend, opened by this process."""
+    from vlmhb_server.db import Database
+    from vlmhb_server.migrate import migrate
+
+    db = Database(database_url)
+    await migrate(db)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'server.sqlite'}"
 

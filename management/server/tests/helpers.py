@@ -402,3 +402,29 @@ def start_postgres(
         )
 
     return sock, stop
+
+
+async def experiment_with_samples(
+    database: Any, samples: list[dict[str, Any]], name: str = "samples"
+) -> int:
+    """A finished, imported-looking experiment holding ``samples`` (rows as
+    ``store.insert_samples`` takes them), written straight to the database; its id."""
+    from vlmhb_server import store
+    from vlmhb_server.db import Experiment
+
+    async with database.session() as session:
+        exp = Experiment(
+            name=name,
+            status="done",
+            spec={},
+            source="import",
+            stages={},
+            attempts=1,
+            cancel_requested=0,
+            created_at=time.time(),
+        )
+        session.add(exp)
+        await session.flush()
+        await store.insert_samples(session, exp.id, samples)
+        await session.commit()
+        return exp.id

@@ -4,16 +4,15 @@ the same answers as a plain scan would give, caches that follow re-imports."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import orjson
 import pytest
+from helpers import experiment_with_samples
 from sqlalchemy import text
 from vlmhb_server import samples as samples_module
 from vlmhb_server import search, store
-from vlmhb_server.db import Database, Experiment
-from vlmhb_server.migrate import migrate
+from vlmhb_server.db import Database
 from vlmhb_server.samples import NotFound, Query, SamplesService, render
 
 QUESTIONS = [
@@ -58,33 +57,6 @@ def _expected(samples: list[dict[str, Any]], q: str, run: str | None = None) -> 
     return found
 
 
-async def _experiment(database: Database, samples: list[dict[str, Any]]) -> int:
-    async with database.session() as session:
-        exp = Experiment(
-            name="search",
-            status="done",
-            spec={},
-            source="import",
-            stages={},
-            attempts=1,
-            cancel_requested=0,
-            created_at=time.time(),
-        )
-        session.add(exp)
-        await session.flush()
-        await store.insert_samples(session, exp.id, samples)
-        await session.commit()
-        return exp.id
-
-
-@pytest.fixture
-async def database(database_url: str):
-    db = Database(database_url)
-    await migrate(db)
-    yield db
-    await db.dispose()
-
-
 async def _ids(service: SamplesService, exp_id: int, query: Query, limit: int = 1000) -> list[str]:
     total, rows = await service.page(exp_id, query, limit, 0)
     assert total == len(rows)
@@ -93,8 +65,10 @@ async def _ids(service: SamplesService, exp_id: int, query: Query, limit: int = 
 
 async def test_text_search_uses_an_index_and_matches_a_scan(database: Database) -> None:
     samples = _samples(120)
-    exp_id = await _experiment(database, samples)
-    other = await _experiment(database, _samples(30, tag="x"))  # must never leak into exp_id
+    exp_id = await experiment_with_samples(database, samples)
+    other = await experiment_with_samples(
+        database, _samples(30, tag="x")
+    )  # must never leak into exp_id
     service = SamplesService(database.engine)
     service.backend = await search.detect(database.engine)
     expected_backend = {"sqlite": search.FTS5, "postgresql": search.TRIGRAM}
@@ -137,7 +111,7 @@ async def test_pages_sort_filter_and_follow_a_reimport(
     database: Database, inline: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     samples = _samples(200)
-    exp_id = await _experiment(database, samples)
+    exp_id = await experiment_with_samples(database, samples)
     service = SamplesService(database.engine)
     service.backend = await search.detect(database.engine)
     if not inline:  # SQLite's reads through aiosqlite's thread (PostgreSQL has no inline path)
@@ -174,7 +148,7 @@ async def test_pages_sort_filter_and_follow_a_reimport(
 
 
 async def test_concurrent_first_asks_share_one_query(database: Database) -> None:
-    exp_id = await _experiment(database, _samples(50))
+    exp_id = await experiment_with_samples(database, _samples(50))
     service = SamplesService(database.engine)
     pages = await asyncio.gather(
         *(service.page(exp_id, Query(sort="latency_s"), 5, 0) for _ in range(20))

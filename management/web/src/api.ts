@@ -80,6 +80,28 @@ export interface Sample {
   metadata: Record<string, unknown>;
 }
 
+/** The explorer's filter choices (GET .../samples/facets). */
+export interface SampleFacets {
+  runs: string[];
+  doc_classes: string[];
+  question_types: string[];
+  metrics: string[];
+}
+
+/** One field of a KIE answer: reference, answer and the field metrics' scores for it. */
+export interface FieldRow {
+  field: string;
+  reference: string | null;
+  answer: string | null;
+  scores: Record<string, number | null>;
+}
+
+/** One sample in every run of an experiment (GET .../samples/{row}/answers). */
+export interface SampleAnswers {
+  sample_id: string;
+  items: (Sample & { fields: FieldRow[] | null })[];
+}
+
 export interface FigureInfo {
   name: string;
   title: string;

@@ -1,5 +1,5 @@
 /** Data hooks: TanStack Query for request/response data, a WebSocket for live events. */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useReducer, useRef, useState } from "react";
 import {
   api,
@@ -12,6 +12,8 @@ import {
   type PlotlyFigure,
   type RegistryEntry,
   type Sample,
+  type SampleAnswers,
+  type SampleFacets,
   type Stage,
 } from "./api";
 import { applyLive, initialLive, type LiveEvent, type LiveState } from "./live";
@@ -103,82 +105,72 @@ export function useCancelExperiment(id: number) {
   });
 }
 
-export interface AllSamples {
-  items: Sample[];
+/** Rows per samples request: a screenful and some, so scrolling needs few requests. */
+export const SAMPLES_PAGE = 200;
+
+export interface SampleRows {
+  /** matching samples on the server, null until the first page answers */
   total: number | null;
+  /** the row at a position of the filtered, sorted list, once its page is loaded */
+  rowAt: (index: number) => Sample | undefined;
   loading: boolean;
   error: Error | null;
-  /** ms from the hook's start to the first page shown, and to every sample loaded. */
-  timings: { firstPageMs: number | null; allMs: number | null };
 }
 
-export const SAMPLES_PAGE = 1000;
-const SAMPLES_CONCURRENCY = 4;
-
 /**
- * Every sample of an experiment, loaded page by page (the server's largest page is 1000): the
- * first page is shown at once, the rest arrive a few requests at a time and are appended in
- * order. Filtering and sorting then happen in the browser (see samples.ts).
+ * The rows of one filtered, sorted samples view, fetched page by page from the server's
+ * indexed query as they come into view (`first`..`last`: the grid's visible rows). Each page is
+ * a TanStack query, so a page seen once is not fetched again and requests are never doubled.
  */
-export function useAllSamples(id: number, version = 0): AllSamples {
-  const [state, setState] = useState<AllSamples>({
-    items: [],
-    total: null,
-    loading: true,
-    error: null,
-    timings: { firstPageMs: null, allMs: null },
+export function useSampleRows(
+  id: number,
+  params: Record<string, string>,
+  first: number,
+  last: number,
+  version = 0,
+): SampleRows {
+  const wanted = new Set([0]);
+  if (last >= first) {
+    for (let p = Math.floor(first / SAMPLES_PAGE); p <= Math.floor(last / SAMPLES_PAGE); p++) wanted.add(p);
+  }
+  const pages = [...wanted];
+  const results = useQueries({
+    queries: pages.map((page) => ({
+      queryKey: ["samples", id, version, params, page],
+      queryFn: ({ signal }: { signal: AbortSignal }) =>
+        api<Page<Sample>>(
+          `/api/experiments/${id}/samples${query({ ...params, limit: SAMPLES_PAGE, offset: page * SAMPLES_PAGE })}`,
+          { signal },
+        ),
+      staleTime: 60_000,
+    })),
   });
-  useEffect(() => {
-    const controller = new AbortController();
-    const started = performance.now();
-    const url = (offset: number) =>
-      `/api/experiments/${id}/samples${query({ limit: SAMPLES_PAGE, offset, sort: "id" })}`;
-    const load = async () => {
-      const first = await api<Page<Sample>>(url(0), { signal: controller.signal });
-      const firstPageMs = performance.now() - started;
-      const pages: Sample[][] = [first.items];
-      setState({
-        items: first.items,
-        total: first.total,
-        loading: first.items.length < first.total,
-        error: null,
-        timings: { firstPageMs, allMs: first.items.length >= first.total ? firstPageMs : null },
-      });
-      const offsets: number[] = [];
-      for (let o = SAMPLES_PAGE; o < first.total; o += SAMPLES_PAGE) offsets.push(o);
-      let next = 0;
-      let shown = 1;
-      const worker = async () => {
-        while (next < offsets.length) {
-          const index = ++next; // pages[0] is the first page
-          const page = await api<Page<Sample>>(url(offsets[index - 1]), { signal: controller.signal });
-          pages[index] = page.items;
-          let advanced = false;
-          while (pages[shown]) {
-            shown += 1;
-            advanced = true;
-          }
-          if (advanced) {
-            const items = pages.slice(0, shown).flat();
-            const done = shown > offsets.length;
-            setState((s) => ({
-              ...s,
-              items,
-              loading: !done,
-              timings: { ...s.timings, allMs: done ? performance.now() - started : null },
-            }));
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: SAMPLES_CONCURRENCY }, worker));
-    };
-    load().catch((error: Error) => {
-      if (controller.signal.aborted) return;
-      setState((s) => ({ ...s, loading: false, error }));
-    });
-    return () => controller.abort();
-  }, [id, version]);
-  return state;
+  const byPage = new Map(pages.map((page, i) => [page, results[i]]));
+  const total = results.find((r) => r.data)?.data?.total ?? null;
+  return {
+    total,
+    rowAt: (index) => byPage.get(Math.floor(index / SAMPLES_PAGE))?.data?.items[index % SAMPLES_PAGE],
+    loading: results.some((r) => r.isLoading),
+    error: (results.find((r) => r.error)?.error as Error | undefined) ?? null,
+  };
+}
+
+export function useSampleFacets(id: number, version = 0) {
+  return useQuery({
+    queryKey: ["sample-facets", id, version],
+    queryFn: () => api<SampleFacets>(`/api/experiments/${id}/samples/facets`),
+    staleTime: 60_000,
+  });
+}
+
+/** The open sample in every run of the experiment, with per-field tables for KIE. */
+export function useSampleAnswers(id: number, row: number | null) {
+  return useQuery({
+    queryKey: ["sample-answers", id, row],
+    queryFn: () => api<SampleAnswers>(`/api/experiments/${id}/samples/${row}/answers`),
+    enabled: row !== null,
+    staleTime: 60_000,
+  });
 }
 
 export function eventsUrl(id: number, after: number, loc: Location = window.location): string {

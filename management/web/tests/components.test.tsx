@@ -29,14 +29,23 @@ describe("Leaderboard", () => {
   });
 });
 
-function Grid({ count }: { count: number }) {
+function Grid({ count, onRange = () => {} }: { count: number; onRange?: (first: number, last: number) => void }) {
   const [selected, setSelected] = useState(0);
   const [sort, setSort] = useState<SortSpec>({ key: "id", desc: false });
   const data = Array.from({ length: count }, (_, i) => sample(i));
   return (
     <>
       <output data-testid="selected">{selected}</output>
-      <SamplesGrid rows={data} metrics={["anls"]} sort={sort} onSort={(key) => setSort({ key, desc: false })} selected={selected} onSelect={setSelected} />
+      <SamplesGrid
+        count={count}
+        rowAt={(i) => data[i]}
+        metric="anls"
+        sort={sort}
+        onSort={(key) => setSort({ key, desc: false })}
+        selected={selected}
+        onSelect={setSelected}
+        onRange={onRange}
+      />
     </>
   );
 }
@@ -55,8 +64,11 @@ describe("SamplesGrid", () => {
     for (const key of Object.keys(sizes)) Object.defineProperty(Element.prototype, key, saved[key]!);
   });
 
-  it("renders only the rows in view of 50k, and moves the selection with the keyboard", () => {
-    render(<Grid count={50_000} />);
+  it("renders only the rows in view of 50k, tells which are in view, and moves the selection with the keyboard", () => {
+    const ranges: [number, number][] = [];
+    render(<Grid count={50_000} onRange={(first, last) => ranges.push([first, last])} />);
+    expect(ranges.at(-1)?.[0]).toBe(0);
+    expect(ranges.at(-1)?.[1]).toBeLessThan(100);
     const shown = screen.getAllByTestId("sample-row").length;
     expect(shown).toBeGreaterThan(0);
     expect(shown).toBeLessThan(100);
@@ -68,6 +80,14 @@ describe("SamplesGrid", () => {
     expect(screen.getByTestId("selected").textContent).toBe("49999");
     fireEvent.click(screen.getByRole("columnheader", { name: /latency/ }));
     expect(screen.getByRole("columnheader", { name: /latency/ }).getAttribute("aria-sort")).toBe("ascending");
+  });
+
+  it("has question, reference, answer and the metric's score as columns", () => {
+    render(<Grid count={3} />);
+    const heads = screen.getAllByRole("columnheader").map((h) => h.textContent);
+    expect(heads).toEqual(["sample", "run", "question", "reference", "answer", "anls", "latency"]);
+    const cells = within(screen.getAllByTestId("sample-row")[1]).getAllByRole("gridcell").map((c) => c.textContent);
+    expect(cells).toEqual(["doc-0", "tesseract__vqa__q", "What is field 1?", "answer 1", "answer 1", "1", "0.10"]);
   });
 });
 

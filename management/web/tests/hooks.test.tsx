@@ -2,7 +2,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { renderHook, waitFor } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { api, ApiError, onUnauthorized, setApiBase } from "../src/api";
-import { SAMPLES_PAGE, useAllSamples, useExperiments, useLeaderboard } from "../src/hooks";
+import { SAMPLES_PAGE, useExperiments, useLeaderboard, useSampleRows } from "../src/hooks";
 import { getToken, setToken } from "../src/token";
 import { sample } from "./fixtures";
 import { reply, serve, type TestServer } from "./server";
@@ -69,21 +69,30 @@ describe("data hooks", () => {
     await waitFor(() => expect(board.result.current.data?.rows[0].metrics.anls).toBe(0.9));
   });
 
-  it("useAllSamples shows the first page, then every page in order", async () => {
-    const { result } = renderHook(() => useAllSamples(7), { wrapper });
-    await waitFor(() => expect(result.current.items.length).toBeGreaterThan(0));
-    expect(result.current.total).toBe(TOTAL);
-    await waitFor(() => expect(result.current.loading).toBe(false));
-    expect(result.current.items.map((s) => s.id)).toEqual(ALL.map((s) => s.id));
-    expect(result.current.timings.firstPageMs).not.toBeNull();
-    expect(result.current.timings.allMs).not.toBeNull();
-    const pages = server.requests.filter((r) => r.path.startsWith("/api/experiments/7/samples"));
-    expect(pages.map((r) => new URL(r.path, server.url).searchParams.get("offset")).sort()).toEqual(["0", "1000", "2000"]);
+  it("useSampleRows asks the server for the pages in view only, with the filter", async () => {
+    const params = { run: "tesseract__vqa__q", sort: "id", order: "asc" };
+    const { result, rerender } = renderHook(({ first, last }) => useSampleRows(7, params, first, last), {
+      wrapper,
+      initialProps: { first: 0, last: 30 },
+    });
+    await waitFor(() => expect(result.current.total).toBe(TOTAL));
+    expect(result.current.rowAt(5)?.id).toBe(6);
+    expect(result.current.rowAt(SAMPLES_PAGE + 1)).toBeUndefined(); // not in view: not fetched
+    const asked = () =>
+      server.requests
+        .filter((r) => r.path.startsWith("/api/experiments/7/samples"))
+        .map((r) => new URL(r.path, server.url).searchParams);
+    expect(asked().map((p) => p.get("offset"))).toEqual(["0"]);
+    expect(asked()[0].get("run")).toBe("tesseract__vqa__q");
+    expect(asked()[0].get("limit")).toBe(String(SAMPLES_PAGE));
+    rerender({ first: 2 * SAMPLES_PAGE + 10, last: 2 * SAMPLES_PAGE + 40 }); // scrolled down
+    await waitFor(() => expect(result.current.rowAt(2 * SAMPLES_PAGE + 10)?.id).toBe(2 * SAMPLES_PAGE + 11));
+    expect(asked().map((p) => p.get("offset"))).toEqual(["0", String(2 * SAMPLES_PAGE)]);
   });
 
-  it("useAllSamples reports an error the page can show", async () => {
+  it("useSampleRows reports an error the page can show", async () => {
     setToken("bad");
-    const { result } = renderHook(() => useAllSamples(7), { wrapper });
+    const { result } = renderHook(() => useSampleRows(7, {}, 0, 10), { wrapper });
     await waitFor(() => expect(result.current.error).toBeInstanceOf(ApiError));
     expect(result.current.loading).toBe(false);
   });

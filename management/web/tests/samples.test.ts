@@ -1,31 +1,38 @@
-import {
-  answerBox,
-  answersFor,
-  EMPTY_FILTER,
-  facets,
-  filterErrors,
-  filterSamples,
-  sortSamples,
-} from "../src/samples";
+import { answerBox, charDiff, EMPTY_FILTER, filterErrors, serverQuery, viewFromUrl, viewToUrl, type ExplorerView } from "../src/samples";
 import { sample } from "./fixtures";
 
-const all = Array.from({ length: 60 }, (_, i) => sample(i));
+describe("the explorer's view in the URL", () => {
+  const view: ExplorerView = {
+    filter: { ...EMPTY_FILTER, q: "total 9.00", run: "qwen__receipts__kie", metric: "field_f1", scoreMax: "0.5", latencyMin: "1" },
+    sort: { key: "score:field_f1", desc: true },
+    sample: 42,
+  };
 
-describe("samples filtering", () => {
-  it("filters by run, doc class, question type and text", () => {
-    const shown = filterSamples(all, { ...EMPTY_FILTER, run: "tesseract__vqa__q", docClass: "snils", questionType: "date" });
-    expect(shown.length).toBeGreaterThan(0);
-    expect(shown.every((s) => s.run === "tesseract__vqa__q" && s.doc_class === "snils" && s.question_type === "date")).toBe(true);
-    expect(filterSamples(all, { ...EMPTY_FILTER, q: "FIELD 7?" }).map((s) => s.id)).toEqual([7]);
+  it("round-trips filters, sort and the open sample through the address", () => {
+    const url = viewToUrl(view);
+    expect(url.toString()).toBe(
+      "q=total+9.00&run=qwen__receipts__kie&metric=field_f1&score_max=0.5&latency_min=1&sort=score%3Afield_f1&order=desc&sample=42",
+    );
+    expect(viewFromUrl(new URLSearchParams(url.toString()))).toEqual(view);
+    expect(viewToUrl({ filter: EMPTY_FILTER, sort: { key: "id", desc: false }, sample: null }).toString()).toBe("");
+    expect(viewFromUrl(new URLSearchParams("sample=abc")).sample).toBeNull();
   });
 
-  it("filters by a score range of one metric and by latency", () => {
-    const low = filterSamples(all, { ...EMPTY_FILTER, metric: "anls", scoreMax: "0.5" });
-    expect(low.length).toBe(20);
-    expect(low.every((s) => s.scores.anls === 0.25)).toBe(true);
-    const slow = filterSamples(all, { ...EMPTY_FILTER, latencyMin: "0.8" });
-    expect(slow.every((s) => (s.latency_s ?? 0) >= 0.8)).toBe(true);
-    expect(slow.length).toBe(12);
+  it("becomes the server's samples query (metric only when a score range needs it)", () => {
+    expect(serverQuery(view.filter, view.sort)).toEqual({
+      q: "total 9.00",
+      run: "qwen__receipts__kie",
+      metric: "field_f1",
+      score_max: "0.5",
+      latency_min: "1",
+      sort: "score:field_f1",
+      order: "desc",
+    });
+    expect(serverQuery({ ...EMPTY_FILTER, metric: "anls", docClass: "receipt" }, { key: "id", desc: false })).toEqual({
+      doc_class: "receipt",
+      sort: "id",
+      order: "asc",
+    });
   });
 
   it("names bad filter input by field", () => {
@@ -33,24 +40,29 @@ describe("samples filtering", () => {
       scoreMin: "expected a number",
       metric: "choose the metric the score range applies to",
     });
+    expect(filterErrors({ ...EMPTY_FILTER, latencyMax: "Infinity" })).toEqual({ latencyMax: "expected a number" });
     expect(filterErrors(EMPTY_FILTER)).toEqual({});
   });
+});
 
-  it("sorts by score or column, stable, with missing values last", () => {
-    const withMissing = [...all.slice(0, 6), sample(99, { latency_s: null })];
-    const byLatency = sortSamples(withMissing, { key: "latency_s", desc: true });
-    expect(byLatency[byLatency.length - 1].id).toBe(99);
-    expect(byLatency[0].latency_s).toBe(0.5);
-    const byScore = sortSamples(all, { key: "score:anls", desc: false });
-    expect(byScore[0].scores.anls).toBe(0.25);
-    expect(byScore[0].id).toBe(0); // ties keep id order
+describe("sample helpers", () => {
+  it("marks, character by character, what the answer lacks and adds", () => {
+    const { reference, answer } = charDiff("TOTAL 9.00", "T0TAL 9.00 RM");
+    expect(reference).toEqual([
+      { text: "T", kind: "same" },
+      { text: "O", kind: "removed" },
+      { text: "TAL 9.00", kind: "same" },
+    ]);
+    expect(answer).toEqual([
+      { text: "T", kind: "same" },
+      { text: "0", kind: "added" },
+      { text: "TAL 9.00", kind: "same" },
+      { text: " RM", kind: "added" },
+    ]);
+    expect(reference.map((p) => p.text).join("")).toBe("TOTAL 9.00");
   });
 
-  it("lists facets, every run's answer to a sample, and the answer box", () => {
-    const f = facets(all);
-    expect(f.runs).toEqual(["rapidocr__vqa__q", "tesseract__vqa__q"]);
-    expect(f.metrics).toEqual(["anls", "cer"]);
-    expect(answersFor(all, "doc-3").map((s) => s.id)).toEqual([6, 7]);
+  it("reads the dataset's answer box", () => {
     expect(answerBox(sample(1, { metadata: { answer_bbox: [1, 2, 30, 40] } }))).toEqual([1, 2, 30, 40]);
     expect(answerBox(sample(1, { metadata: { answer_bbox: "1,2" } }))).toBeNull();
   });

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 from vlmhb_reports import higher_is_better
 
-from . import __version__, core_bridge, figures, search, store
+from . import __version__, core_bridge, figures, sample_views, search, store
 from . import samples as sample_pages
 from .auth import TokenAuth, TokenStore, install_log_redaction
 from .compare import compare_runs
@@ -42,6 +42,7 @@ class Services:
         self.feeds = FeedHub(self.database, settings.poll_interval_s, settings.ws_queue_size)
         self.supervisor = Supervisor(settings, self.database, self.feeds)
         self.samples = sample_pages.SamplesService(self.database.engine)
+        self.facets = sample_views.Facets(self.database.engine)
         self.leader = LeaderLock(settings.leader_lock)
         self.schema: str | None = None
 
@@ -306,7 +307,10 @@ def _routes(app: FastAPI, s: Services) -> None:
         limit: int = Query(50, ge=1, le=MAX_PAGE),
         offset: int = Query(0, ge=0),
     ) -> Response:
-        query = sample_pages.Query.from_params(request.query_params, run, q, sort, order)
+        try:
+            query = sample_pages.Query.from_params(request.query_params, run, q, sort, order)
+        except sample_pages.BadQuery as exc:
+            raise HTTPException(422, str(exc)) from exc
         try:
             total, rows = await s.samples.page(experiment_id, query, limit, offset)
         except sample_pages.NotFound as exc:
@@ -314,6 +318,26 @@ def _routes(app: FastAPI, s: Services) -> None:
         # bytes made here: FastAPI's encoder pass would only cost time
         return Response(
             sample_pages.render(experiment_id, total, rows), media_type="application/json"
+        )
+
+    @app.get("/api/experiments/{experiment_id}/samples/facets")
+    async def sample_facets(experiment_id: int) -> dict[str, list[str]]:
+        """The explorer's filter choices: runs, doc classes, question types, score names."""
+        try:
+            return await s.facets.of(experiment_id)
+        except sample_pages.NotFound as exc:
+            raise _not_found(experiment_id) from exc
+
+    @app.get("/api/experiments/{experiment_id}/samples/{row_id}/answers")
+    async def sample_answers(experiment_id: int, row_id: int) -> Response:
+        """This row's sample in every run of the experiment, with a per-field table each
+        (``fields``) when the reference is a JSON object."""
+        try:
+            rows = await sample_views.same_sample(s.database.engine, experiment_id, row_id)
+        except sample_pages.NotFound as exc:
+            raise HTTPException(404, f"no sample {row_id} in experiment {experiment_id}") from exc
+        return Response(
+            sample_views.render_answers(experiment_id, rows), media_type="application/json"
         )
 
     @app.get("/api/experiments/{experiment_id}/samples/{row_id}/image")

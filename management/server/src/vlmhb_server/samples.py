@@ -41,7 +41,10 @@ from .db import Experiment, SampleRow, json_loads
 log = logging.getLogger("vlmhb_server")
 
 #: query parameters that are not metadata filters
-RESERVED = frozenset({"run", "q", "sort", "order", "limit", "offset", "token"})
+RESERVED = frozenset(
+    {"run", "q", "sort", "order", "limit", "offset", "token", "sample_id", "metric"}
+    | {"score_min", "score_max", "latency_min", "latency_max"}
+)
 _COLUMNS = {
     "id": SampleRow.id,
     "sample_id": SampleRow.sample_id,
@@ -81,6 +84,59 @@ class NotFound(LookupError):
     """No such experiment (404)."""
 
 
+class BadQuery(ValueError):
+    """A filter parameter the explorer cannot apply (422), named in the message."""
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """The explorer's range filters: a score of one metric and the latency, bounds inclusive.
+    A sample without that score (or latency) is outside any range on it."""
+
+    metric: str = ""
+    score_min: float | None = None
+    score_max: float | None = None
+    latency_min: float | None = None
+    latency_max: float | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Ranges:
+        bounds = {k: _bound(params, k) for k in _RANGE_KEYS}
+        metric = params.get("metric", "")
+        if (bounds["score_min"] is not None or bounds["score_max"] is not None) and not metric:
+            raise BadQuery("score_min/score_max: name the metric they apply to in metric=")
+        return cls(metric=metric, **bounds)
+
+    def where(self) -> list[Any]:
+        where: list[Any] = []
+        score = SampleRow.scores[self.metric].as_float()
+        for column, low, high in (
+            (score, self.score_min, self.score_max),
+            (SampleRow.latency_s, self.latency_min, self.latency_max),
+        ):
+            if low is not None:
+                where.append(column >= low)
+            if high is not None:
+                where.append(column <= high)
+        return where
+
+
+_RANGE_KEYS = ("score_min", "score_max", "latency_min", "latency_max")
+
+
+def _bound(params: Mapping[str, str], key: str) -> float | None:
+    text = params.get(key, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadQuery(f"{key}: expected a number, got {text[:40]!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadQuery(f"{key}: expected a finite number, got {text[:40]!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Query:
     """One samples request, normalised so that equal requests share a cache entry."""
@@ -90,22 +146,38 @@ class Query:
     sort: str = "id"
     order: str = "asc"
     filters: tuple[tuple[str, str], ...] = ()
+    #: one sample's answers in every run (the explorer's side-by-side view)
+    sample_id: str = ""
+    ranges: Ranges = Ranges()
 
     @classmethod
     def from_params(
         cls, params: Mapping[str, str], run: str | None, q: str | None, sort: str, order: str
     ) -> Query:
+        """Raises ``BadQuery`` for a range bound that is not a number."""
         filters = tuple(sorted((k, v) for k, v in params.items() if k not in RESERVED))
         runs = tuple(sorted(set(run.split(",")))) if run else ()
-        return cls(runs=runs, q=q or "", sort=sort, order=order, filters=filters)
+        return cls(
+            runs=runs,
+            q=q or "",
+            sort=sort,
+            order=order,
+            filters=filters,
+            sample_id=params.get("sample_id", ""),
+            ranges=Ranges.from_params(params),
+        )
 
     @property
     def plain(self) -> bool:
         """Every sample in id order: the index answers any page, no id list is needed."""
-        return not (self.runs or self.q or self.filters) and self.sort == "id"
+        filtered = self.runs or self.q or self.filters or self.sample_id
+        return not (filtered or self.ranges.where()) and self.sort == "id"
 
     def where(self, experiment_id: int, backend: str) -> list[Any]:
         where: list[Any] = [SampleRow.experiment_id == experiment_id]
+        if self.sample_id:
+            where.append(SampleRow.sample_id == self.sample_id)
+        where += self.ranges.where()
         if self.runs:
             where.append(SampleRow.run.in_(self.runs))
         if self.q:
@@ -508,6 +580,11 @@ def _json(value: Any) -> Any:
 
 def render(experiment_id: int, total: int, rows: list[Any]) -> bytes:
     """The response body: ``{"total", "items"}`` (see the API table in the README)."""
+    return orjson.dumps({"total": total, "items": items(experiment_id, rows)})
+
+
+def items(experiment_id: int, rows: list[Any]) -> list[dict[str, Any]]:
+    """Page rows (tuples in ``_PAGE``'s column order) as the API's sample objects."""
     items = []
     for row in rows:
         (row_id, run, sample_id, question, reference, answer) = row[:6]
@@ -533,4 +610,4 @@ def render(experiment_id: int, total: int, rows: list[Any]) -> bytes:
                 "metadata": meta,
             }
         )
-    return orjson.dumps({"total": total, "items": items})
+    return items

@@ -6,28 +6,49 @@ import type { SortKey, SortSpec } from "../samples";
 
 const ROW_HEIGHT = 30;
 
+interface Column {
+  key: SortKey | null;
+  label: string;
+  /** CSS grid track: text columns share the width, so nothing needs a horizontal scroll */
+  track: string;
+  /** the track's least width in px, for the grid's minimum width */
+  min: number;
+  cell: (s: Sample) => string;
+  num?: boolean;
+}
+
 /**
- * Only the rows in view (plus a few) are in the DOM, so 50k samples cost what 30 do. Arrow keys
- * (or j/k) move the selection and keep it in view; Enter/click selects.
+ * Only the rows in view (plus a few) are in the DOM, and only their pages are fetched
+ * (`onRange` tells the page which rows are in view). Question, reference, answer and the
+ * chosen metric's score are columns, sized to fit the window without a horizontal scroll; the
+ * full texts are in the sample view. Arrow keys (or j/k) move the selection; click selects.
  */
 export function SamplesGrid({
-  rows,
-  metrics,
+  count,
+  rowAt,
+  metric,
   sort,
   onSort,
   selected,
   onSelect,
+  onRange,
+  openId = null,
 }: {
-  rows: Sample[];
-  metrics: string[];
+  count: number;
+  rowAt: (index: number) => Sample | undefined;
+  /** the score column's metric ("" when the experiment has no scores) */
+  metric: string;
   sort: SortSpec;
   onSort: (key: SortKey) => void;
   selected: number;
   onSelect: (index: number) => void;
+  onRange: (first: number, last: number) => void;
+  /** the open sample's row id: marked when no row is selected here (a shared link) */
+  openId?: number | null;
 }) {
   const parent = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
-    count: rows.length,
+    count,
     getScrollElement: () => parent.current,
     estimateSize: () => ROW_HEIGHT,
     scrollPaddingStart: ROW_HEIGHT, // the sticky header covers the first row's height
@@ -36,51 +57,51 @@ export function SamplesGrid({
     initialRect: { width: 800, height: 600 },
   });
   useEffect(() => {
-    if (selected >= 0 && selected < rows.length) virtualizer.scrollToIndex(selected, { align: "auto" });
-  }, [selected, rows.length, virtualizer]);
+    if (selected >= 0 && selected < count) virtualizer.scrollToIndex(selected, { align: "auto" });
+  }, [selected, count, virtualizer]);
+  const items = virtualizer.getVirtualItems();
+  const first = items.length ? items[0].index : 0;
+  const last = items.length ? items[items.length - 1].index : -1;
+  useEffect(() => {
+    onRange(first, last);
+  }, [first, last, onRange]);
 
-  const columns: { key: SortKey; label: string }[] = [
-    { key: "sample_id", label: "sample" },
-    { key: "run", label: "run" },
-    { key: "doc_class", label: "doc class" },
-    { key: "question_type", label: "question type" },
-    { key: "latency_s", label: "latency s" },
-    ...metrics.map((m) => ({ key: `score:${m}` as SortKey, label: m })),
+  const text = (v: string | null) => v ?? "–";
+  const columns: Column[] = [
+    { key: "sample_id", label: "sample", track: "minmax(70px,0.8fr)", min: 70, cell: (s) => s.sample_id },
+    { key: "run", label: "run", track: "minmax(70px,0.9fr)", min: 70, cell: (s) => s.run },
+    { key: null, label: "question", track: "minmax(70px,1.2fr)", min: 70, cell: (s) => text(s.question) },
+    { key: null, label: "reference", track: "minmax(80px,1.4fr)", min: 80, cell: (s) => text(s.reference) },
+    { key: null, label: "answer", track: "minmax(80px,1.4fr)", min: 80, cell: (s) => text(s.answer) },
+    ...(metric
+      ? [{ key: `score:${metric}` as SortKey, label: metric, track: "84px", min: 84, cell: (s: Sample) => fmtNumber(s.scores[metric], 2), num: true }]
+      : []),
+    { key: "latency_s", label: "latency", track: "72px", min: 72, cell: (s) => fmtNumber(s.latency_s, 2), num: true },
   ];
-  const template = `minmax(140px,1.4fr) minmax(160px,2fr) 90px 100px 70px ${metrics.map(() => "70px").join(" ")}`;
-  const minWidth = 140 + 160 + 90 + 100 + 70 + 70 * metrics.length;
+  const template = columns.map((c) => c.track).join(" ");
+  const minWidth = columns.reduce((sum, c) => sum + c.min, 0);
   const onKey = (e: React.KeyboardEvent) => {
-    if (e.key === "ArrowDown" || e.key === "j") {
+    const moves: Record<string, number> = { ArrowDown: selected + 1, j: selected + 1, ArrowUp: selected - 1, k: selected - 1 };
+    moves.PageDown = selected + 20;
+    moves.PageUp = selected - 20;
+    moves.Home = 0;
+    moves.End = count - 1;
+    if (e.key in moves && count > 0) {
       e.preventDefault();
-      onSelect(Math.min(rows.length - 1, selected + 1));
-    } else if (e.key === "ArrowUp" || e.key === "k") {
-      e.preventDefault();
-      onSelect(Math.max(0, selected - 1));
-    } else if (e.key === "PageDown") {
-      e.preventDefault();
-      onSelect(Math.min(rows.length - 1, selected + 20));
-    } else if (e.key === "PageUp") {
-      e.preventDefault();
-      onSelect(Math.max(0, selected - 20));
-    } else if (e.key === "Home") {
-      e.preventDefault();
-      onSelect(0);
-    } else if (e.key === "End") {
-      e.preventDefault();
-      onSelect(rows.length - 1);
+      onSelect(Math.max(0, Math.min(count - 1, moves[e.key])));
     }
   };
   return (
-    <div className="grid" role="grid" aria-rowcount={rows.length} aria-label="samples">
+    <div className="grid" role="grid" aria-rowcount={count} aria-label="samples">
       <div className="grid-body" ref={parent} tabIndex={0} onKeyDown={onKey} data-testid="grid-body">
         <div className="grid-head" role="row" style={{ gridTemplateColumns: template, minWidth }}>
           {columns.map((c) => (
             <div
-              key={c.key}
+              key={c.label}
               role="columnheader"
-              className="sortable"
-              aria-sort={sort.key === c.key ? (sort.desc ? "descending" : "ascending") : "none"}
-              onClick={() => onSort(c.key)}
+              className={`${c.key ? "sortable" : ""}${c.num ? " num" : ""}`}
+              aria-sort={c.key ? (sort.key === c.key ? (sort.desc ? "descending" : "ascending") : "none") : undefined}
+              onClick={c.key ? () => onSort(c.key!) : undefined}
             >
               {c.label}
               {sort.key === c.key ? (sort.desc ? " ▼" : " ▲") : ""}
@@ -88,31 +109,23 @@ export function SamplesGrid({
           ))}
         </div>
         <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth }}>
-          {virtualizer.getVirtualItems().map((item) => {
-            const s = rows[item.index];
+          {items.map((item) => {
+            const s = rowAt(item.index);
+            const mark = item.index === selected || (selected < 0 && s !== undefined && s.id === openId);
             return (
               <div
-                key={s.id}
+                key={item.index}
                 role="row"
                 aria-rowindex={item.index + 1}
-                aria-selected={item.index === selected}
-                data-testid="sample-row"
-                className={`grid-row${item.index === selected ? " selected" : ""}`}
+                aria-selected={mark}
+                data-testid={s ? "sample-row" : "sample-row-loading"}
+                className={`grid-row${mark ? " selected" : ""}`}
                 style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT, gridTemplateColumns: template }}
                 onClick={() => onSelect(item.index)}
               >
-                <div role="gridcell">{s.sample_id}</div>
-                <div role="gridcell" title={s.run}>
-                  {s.run}
-                </div>
-                <div role="gridcell">{s.doc_class ?? "–"}</div>
-                <div role="gridcell">{s.question_type ?? "–"}</div>
-                <div role="gridcell" className="num">
-                  {fmtNumber(s.latency_s, 2)}
-                </div>
-                {metrics.map((m) => (
-                  <div role="gridcell" key={m} className="num">
-                    {fmtNumber(s.scores[m], 2)}
+                {columns.map((c) => (
+                  <div role="gridcell" key={c.label} className={c.num ? "num" : undefined} title={s && !c.num ? c.cell(s) : undefined}>
+                    {s ? c.cell(s) : "…"}
                   </div>
                 ))}
               </div>
