@@ -22,6 +22,7 @@ from .columns import (
     quality_columns,
 )
 from .compare import CompareError, compare
+from .fields import OMISSION_METRIC, deciding_field_metric, field_rows, field_table
 from .figures import FigureSpec, build_figures, main_metric
 from .files import ReportDataError
 from .html import report_page
@@ -33,6 +34,7 @@ from .writers import ReportKindError, report_kinds, write_reports
 __all__ = [
     "BASE_COLUMNS",
     "MEMORY_COLUMNS",
+    "OMISSION_METRIC",
     "SPEED_COLUMNS",
     "TAIL_COLUMNS",
     "CompareError",
@@ -44,6 +46,9 @@ __all__ = [
     "RunNotFound",
     "build_figures",
     "compare",
+    "deciding_field_metric",
+    "field_rows",
+    "field_table",
     "higher_is_better",
     "leaderboard_rows",
     "load_experiment",

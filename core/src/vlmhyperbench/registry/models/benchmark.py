@@ -57,6 +57,12 @@ class TaskEntry(Entry):
     input: TaskInput = Field(default_factory=TaskInput)
     output: TaskOutput
     default_metrics: list[str] = Field(default_factory=list)
+    main_metric: str | None = Field(
+        default=None,
+        description="The metric that decides between runs of this task (one of "
+        "default_metrics): the dashboard's best run, the quality-vs-latency figure, the worst "
+        "samples. Without it the first quality metric listed decides.",
+    )
     frameworks: list[str] = Field(
         default_factory=list,
         description="Frameworks whose models can run it (empty: any); a run pairing it with a "
