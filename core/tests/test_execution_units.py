@@ -302,3 +302,33 @@ def test_compaction_keeps_the_last_record_per_sample(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     assert read_answers(path)["1"].answer == "a"
+
+
+def test_kie_schema_is_derived_from_the_dataset_fields(tmp_path: Path) -> None:
+    """A task with ``schema_from_fields`` (the kie task) gets its JSON Schema from the synced
+    samples: every field required, its observed type or null, nothing else."""
+    from jsonschema import Draft202012Validator
+    from vlmhyperbench.execution.field_schema import task_schema
+    from vlmhyperbench.registry.models import TaskEntry
+
+    samples = tmp_path / "samples.jsonl"
+    rows = [
+        {"id": "1", "fields": {"company": "ACME", "total": 9.9}},
+        {"id": "2", "fields": {"company": "BOOK CO", "total": 12, "date": None}},
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    task = TaskEntry.model_validate(
+        {"name": "kie", "output": {"kind": "json", "schema_from_fields": True}}
+    )
+    schema = task_schema(task, samples)
+    assert schema["required"] == ["company", "total", "date"]
+    assert schema["properties"]["total"] == {"type": ["number", "null"]}
+    assert schema["properties"]["date"] == {"type": ["null"]}
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"company": "ACME", "total": 9.9, "date": None})
+    assert not validator.is_valid({"company": "ACME", "total": 1})  # date left out
+    assert not validator.is_valid({"company": "ACME", "total": 1, "date": None, "tip": 1})
+    with pytest.raises(ValueError, match="schema_from_fields needs kind 'json'"):
+        TaskEntry.model_validate(
+            {"name": "x", "output": {"kind": "text", "schema_from_fields": True}}
+        )

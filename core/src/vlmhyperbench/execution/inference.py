@@ -12,6 +12,7 @@ from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
 from .chat_request import InferSettings
 from .events import EventBus, ResourceSample, StageProgress
+from .field_schema import task_schema
 from .infer import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
 from .serve import ModelServer, RemoteModelServer
@@ -28,8 +29,7 @@ def select_samples(run: PlannedRun, samples: list[dict[str, Any]]) -> list[dict[
     return samples[: run.limit] if run.limit else samples
 
 
-def response_format(run: PlannedRun) -> dict[str, Any] | None:
-    schema = run.task.output.json_schema
+def response_format(run: PlannedRun, schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if run.prompt.response_format != "json_schema" or schema is None:
         return None
     return {
@@ -165,14 +165,17 @@ class ModelInference:
         folder: Path,
     ) -> list[Any]:
         run = stage.run
+        schema = task_schema(
+            run.task, self.workdir.stage_dir("sync", stage.sync.id) / "samples.jsonl"
+        )
         settings = InferSettings(
             model_id=server.model_id,
             system_prompt=run.prompt.system_prompt,
             template=run.prompt.template,
             collection=run.prompt_collection,
             generation=run.generation.model_dump(exclude_none=True),
-            response_format=response_format(run),
-            json_schema=run.task.output.json_schema,
+            response_format=response_format(run, schema),
+            json_schema=schema,
             output_kind=run.task.output.kind,
             concurrency=run.model.concurrency,
             per_run=run.model.retries.per_run,

@@ -29,12 +29,19 @@ class TaskOutput(BaseModel):
     json_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema every answer must satisfy (kind: json)."
     )
+    schema_from_fields: bool = Field(
+        default=False,
+        description="kind json: derive the JSON Schema from the dataset's fields (every field "
+        "the samples have, required, its observed type or null) instead of json_schema.",
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> TaskOutput:
-        if self.kind == "json":
+        if self.schema_from_fields and (self.kind != "json" or self.json_schema is not None):
+            raise ValueError("schema_from_fields needs kind 'json' and no json_schema")
+        if self.kind == "json" and not self.schema_from_fields:
             if self.json_schema is None:
-                raise ValueError("output kind 'json' needs json_schema")
+                raise ValueError("output kind 'json' needs json_schema (or schema_from_fields)")
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
 
