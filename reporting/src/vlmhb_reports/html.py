@@ -259,6 +259,7 @@ def _run_section(run: Any, report_dir: Path, thumbs: dict[str, str]) -> str:
             "adapter / backend",
             " / ".join(str(config.get(k)) for k in ("adapter", "backend") if config.get(k)) or None,
         ),
+        ("PDF pages rendered", config.get("pdf")),  # dpi, page cap, pixel budget, pages
         ("infer id", config.get("infer_id")),
         ("status", run.row.get("status")),
     ]

@@ -199,6 +199,8 @@ class ModelInference:
 
     def _run_config(self, stage: InferStage) -> dict[str, Any]:
         run = stage.run
+        manifest = self.workdir.stage_dir("sync", stage.sync.id) / "manifest.json"
+        rendered = read_json(manifest).get("pdf") if manifest.is_file() else None
         return {
             "infer_id": stage.id,
             "run": run.name,
@@ -213,4 +215,5 @@ class ModelInference:
             "limit": run.limit,
             "adapter": stage.serve.adapter,
             "backend": stage.serve.backend,
+            "pdf": rendered,  # PDF pages rendered at sync: settings and page count
         }

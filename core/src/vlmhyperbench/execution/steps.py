@@ -37,6 +37,7 @@ def sync_body(
         options=dataset.options,
         split=dataset.split,
         max_images=max_images,
+        pdf=dataset.pdf.model_dump(),
     )
     mounts: list[Path] = []
     writable: list[Path] = []

@@ -169,6 +169,21 @@ class DatasetGenerator(BaseModel):
         return _check_import_path(value)
 
 
+class PdfRendering(BaseModel):
+    """How a dataset's PDF items (a PDF, or ``doc.pdf#page=N``) become page images at sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dpi: int = Field(default=144, ge=1, le=1200, description="Rendering resolution.")
+    max_pages: int = Field(default=8, ge=1, description="Pages rendered per PDF item, at most.")
+    max_pixels: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="Pixels (width x height) per page, at most: a larger page renders at a "
+        "lower DPI (the DPI used is recorded per sample).",
+    )
+
+
 class DatasetEntry(Entry):
     package: str = Field(description="Package entry name that provides the iterator.")
     iterator: str = Field(description="Entry-point name in the group vlmhyperbench.datasets.")
@@ -192,6 +207,10 @@ class DatasetEntry(Entry):
         description="Fingerprint of the prepared dataset: the sync stage refuses other data.",
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    pdf: PdfRendering = Field(
+        default_factory=PdfRendering,
+        description="PDF items: DPI, page cap, pixel budget (part of the dataset's identity).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetEntry:
