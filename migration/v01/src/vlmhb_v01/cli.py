@@ -85,13 +85,24 @@ def import_dataset(
     path: Annotated[
         str,
         typer.Argument(
-            help="A v0.1 dataset folder (annotation.csv, or images/ + jsons/) or s3://...; or a "
-            "Hugging Face dataset: hf://owner/name (or owner/name with --hf), a save_to_disk "
-            "folder, a .parquet file or a folder of parquet files."
+            help="A folder of images (or PDFs) each with a same-named flat JSON (receipts, "
+            "forms), a .jsonl records file, a v0.1 dataset folder (annotation.csv, or images/ + "
+            "jsons/) or s3://...; or a Hugging Face dataset: hf://owner/name (or owner/name "
+            "with --hf), a save_to_disk folder, a .parquet file or a folder of parquet files. "
+            "Local data is read now: a wrong layout fails here, naming the file and field."
         ),
     ],
-    name: Annotated[str, typer.Option("--name", help="Entry name.")],
-    task: Annotated[str, typer.Option("--task", help="Task entry it is annotated for.")] = "vqa",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Entry name (default: the folder's or file's name)."),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Task entry it is annotated for (default: kie for fields, vqa otherwise).",
+        ),
+    ] = None,
     fields: Annotated[
         str | None,
         typer.Option(
