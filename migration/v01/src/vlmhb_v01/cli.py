@@ -19,7 +19,14 @@ from rich.console import Console
 
 from .entries import PlannedEntry, user_overlay_dir, write_entries
 from .prompt_collection import PromptCollectionError, read_prompt_collection
-from .tree import V01Error, dataset_entry, model_entries, parse_hf_fields, plan_v01_import
+from .tree import (
+    V01Error,
+    benchmark_entries,
+    dataset_entry,
+    model_entries,
+    parse_hf_fields,
+    plan_v01_import,
+)
 from .vlm_base import VlmBaseError
 
 EXIT_BAD_INPUT = 2
@@ -127,6 +134,18 @@ def import_dataset(
         str | None,
         typer.Option("--revision", help="Hub revision to pin (a commit sha; hf:// ids only)."),
     ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            help="Also write a run per model (a,b) and an experiment named like the dataset: "
+            "then `vlmhb run <name>` benchmarks it.",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Prompt of those runs (default: kie-fields for kie)."),
+    ] = None,
     overlay: OverlayTarget = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -146,9 +165,15 @@ def import_dataset(
             revision=revision,
             hub=hub,
         )
+        entries = [entry]
+        if models is not None:
+            entries += benchmark_entries(entry, [m.strip() for m in models.split(",")], prompt)
     except V01Error as exc:
         _fail(str(exc))
-    _write([entry], overlay, overwrite)
+    _write(entries, overlay, overwrite)
+    if models is not None:
+        where = f" --overlay {overlay}" if overlay is not None else ""
+        out.print(f"benchmark it with: vlmhb run {entry.name}{where}")
 
 
 @import_app.command("vlm-base")

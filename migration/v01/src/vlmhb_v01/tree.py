@@ -300,6 +300,41 @@ def check_local_dataset(iterator: str, path: Path) -> int:
     return count
 
 
+DEFAULT_PROMPTS = {"kie": "kie-fields", "vqa": "vqa-question"}
+"""The prompt a benchmark of a task uses unless ``--prompt`` says otherwise."""
+
+
+def benchmark_entries(
+    dataset: PlannedEntry, models: list[str], prompt: str | None = None
+) -> list[PlannedEntry]:
+    """One run entry per model on ``dataset`` and an experiment of the same name listing
+    them, so ``vlmhb run <name>`` benchmarks an imported dataset."""
+    task = dataset.data["task"]
+    prompt = prompt or DEFAULT_PROMPTS.get(task)
+    if prompt is None:
+        raise V01Error(f"--prompt: no default prompt for task {task!r}; name a prompt entry")
+    if not models or not all(models):
+        raise V01Error("--models: expected model entry names separated by commas")
+    runs = [
+        PlannedEntry(
+            "runs",
+            slug(f"{dataset.name}__{model}"),
+            {"task": task, "model": model, "dataset": dataset.name, "prompt": prompt},
+        )
+        for model in models
+    ]
+    experiment = PlannedEntry(
+        "experiments",
+        dataset.name,
+        {
+            "description": f"{', '.join(models)} on {dataset.name} (vlmhb import dataset)",
+            "runs": [r.name for r in runs],
+            "reports": ["leaderboard", "html-report"],
+        },
+    )
+    return [*runs, experiment]
+
+
 def _cer_column(path: Path) -> dict[str, float]:
     text = path.read_text(encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
