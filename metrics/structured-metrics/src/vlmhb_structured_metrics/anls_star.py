@@ -31,6 +31,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ._inputs import check_pairs, check_prediction, reference_object
 from ._result import MetricResult, metric
+from .fields import nanmean
 from .parsing import parse_output
 
 
@@ -157,10 +158,7 @@ def anls_star(
         value=sum(per_sample) / len(per_sample) if per_sample else math.nan,
         per_sample=per_sample,
         details={
-            "per_field": {
-                k: float(np.nanmean(v)) if any(not math.isnan(x) for x in v) else math.nan
-                for k, v in sorted(vectors.items())
-            },
+            "per_field": {k: nanmean(v) for k, v in sorted(vectors.items())},
             "per_field_samples": dict(sorted(vectors.items())),
             "unparsable": unparsable,
             "threshold": threshold,

@@ -333,7 +333,7 @@ def field_omission_rate(
         value=sum(every) / len(every) if every else math.nan,
         per_sample=per_sample,
         details={
-            "per_field": {k: _nanmean(v) for k, v in sorted(by_field.items())},
+            "per_field": {k: nanmean(v) for k, v in sorted(by_field.items())},
             "per_field_samples": dict(sorted(by_field.items())),
             "left_out": int(sum(every)),
             "expected": len(every),
@@ -343,6 +343,7 @@ def field_omission_rate(
     )
 
 
-def _nanmean(values: list[float]) -> float:
+def nanmean(values: list[float]) -> float:
+    """The mean of the values that are not NaN (NaN when none is)."""
     kept = [v for v in values if not math.isnan(v)]
     return sum(kept) / len(kept) if kept else math.nan
