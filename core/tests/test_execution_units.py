@@ -103,6 +103,24 @@ def test_changing_the_prompt_or_generation_changes_the_infer_id(tmp_path: Path) 
     assert other[0] == base[0] and other[1] != base[1] and other[2] != base[2]
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"), [("dpi", 200), ("max_pages", 2), ("max_pixels", 10**6)]
+)
+def test_each_pdf_rendering_setting_is_part_of_the_dataset_identity(
+    tmp_path: Path, setting: str, value: int
+) -> None:
+    """DPI, page cap and pixel budget decide what a model sees: a new sync id, and so new
+    answers and scores, when one changes."""
+    base = _ids(tmp_path / "a")
+    changed = _entries(tmp_path / "b")
+    changed["datasets"]["docs-vqa"]["pdf"] = {setting: value}
+    other = _ids(tmp_path / "b", changed)
+    assert all(b != o for b, o in zip(base, other, strict=True))
+    same = _entries(tmp_path / "c")
+    same["datasets"]["docs-vqa"]["pdf"] = {"dpi": 144, "max_pages": 8, "max_pixels": 4_000_000}
+    assert _ids(tmp_path / "c", same) == base  # the defaults, written out: the same data
+
+
 def test_ids_do_not_depend_on_where_the_checkout_lives(tmp_path: Path) -> None:
     assert _ids(tmp_path / "one") == _ids(tmp_path / "two")
 
