@@ -142,6 +142,24 @@ def test_a_transform_of_a_variable_the_template_does_not_use_is_refused(tmp_path
         _registry(tmp_path, entries, "prod")
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"), [("dpi", 200), ("max_pages", 2), ("max_pixels", 10**6)]
+)
+def test_each_pdf_rendering_setting_is_part_of_the_dataset_identity(
+    tmp_path: Path, setting: str, value: int
+) -> None:
+    """DPI, page cap and pixel budget decide what a model sees: a new sync id, and so new
+    answers and scores, when one changes."""
+    base = _ids(tmp_path / "a")
+    changed = _entries(tmp_path / "b")
+    changed["datasets"]["docs-vqa"]["pdf"] = {setting: value}
+    other = _ids(tmp_path / "b", changed)
+    assert all(b != o for b, o in zip(base, other, strict=True))
+    same = _entries(tmp_path / "c")
+    same["datasets"]["docs-vqa"]["pdf"] = {"dpi": 144, "max_pages": 8, "max_pixels": 4_000_000}
+    assert _ids(tmp_path / "c", same) == base  # the defaults, written out: the same data
+
+
 def test_ids_do_not_depend_on_where_the_checkout_lives(tmp_path: Path) -> None:
     assert _ids(tmp_path / "one") == _ids(tmp_path / "two")
 
@@ -341,3 +359,33 @@ def test_compaction_keeps_the_last_record_per_sample(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     assert read_answers(path)["1"].answer == "a"
+
+
+def test_kie_schema_is_derived_from_the_dataset_fields(tmp_path: Path) -> None:
+    """A task with ``schema_from_fields`` (the kie task) gets its JSON Schema from the synced
+    samples: every field required, its observed type or null, nothing else."""
+    from jsonschema import Draft202012Validator
+    from vlmhyperbench.execution.field_schema import task_schema
+    from vlmhyperbench.registry.models import TaskEntry
+
+    samples = tmp_path / "samples.jsonl"
+    rows = [
+        {"id": "1", "fields": {"company": "ACME", "total": 9.9}},
+        {"id": "2", "fields": {"company": "BOOK CO", "total": 12, "date": None}},
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    task = TaskEntry.model_validate(
+        {"name": "kie", "output": {"kind": "json", "schema_from_fields": True}}
+    )
+    schema = task_schema(task, samples)
+    assert schema["required"] == ["company", "total", "date"]
+    assert schema["properties"]["total"] == {"type": ["number", "null"]}
+    assert schema["properties"]["date"] == {"type": ["null"]}
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"company": "ACME", "total": 9.9, "date": None})
+    assert not validator.is_valid({"company": "ACME", "total": 1})  # date left out
+    assert not validator.is_valid({"company": "ACME", "total": 1, "date": None, "tip": 1})
+    with pytest.raises(ValueError, match="schema_from_fields needs kind 'json'"):
+        TaskEntry.model_validate(
+            {"name": "x", "output": {"kind": "text", "schema_from_fields": True}}
+        )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 from registry_factory import write_registry
 from typer.testing import CliRunner
 from vlmhyperbench.cli import app
@@ -176,6 +177,15 @@ def test_other_bad_input(tmp_path: Path) -> None:
     (v01 / "annotation.csv").write_text("file_name;question;answer\n", encoding="utf-8")
     mixed = _import(str(v01), "--name", "n", "--fields", "answers=a", *overlay)
     assert mixed.exit_code == 2 and "apply to Hugging Face datasets" in mixed.output
+    # a v0.1 folder is read at import: wrong columns fail here, not at run time
+    broken = _import(str(v01), "--name", "v", *overlay)
+    assert broken.exit_code == 2 and "annotation.csv, line 1" in broken.output
+    assert "missing column(s) image_path" in broken.output
+    header = "data_index;split;image_path;question;answer;doc_class;question_type;answer_bbox"
+    (v01 / "annotation.csv").write_text(
+        f"{header}\n0;test;0.png;Q?;A;passport;name;\n", encoding="utf-8"
+    )
+    Image.new("RGB", (8, 8), "white").save(v01 / "0.png")
     plain = _import(str(v01), "--name", "v", *overlay)  # the v0.1 layout, as before
     assert plain.exit_code == 0, plain.output
     assert _entry(tmp_path / "overlay", "v")["iterator"] == "vqa-csv"

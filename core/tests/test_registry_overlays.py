@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from registry_factory import write_registry
+from registry_factory import VALID, write_registry
 from typer.testing import CliRunner
 from vlmhyperbench.cli import app
 from vlmhyperbench.registry import RegistryError, RegistryManager, merge, run_mode
@@ -69,6 +69,20 @@ def test_extra_overlay_folder_overrides_and_adds(tmp_path: Path) -> None:
     registry = RegistryManager(registries, mode="prod", overlay_dirs=[extra]).load()
     assert registry.get("models", "tesseract").concurrency == 2
     assert registry.get("models", "rapidocr").load_config == {"engine": "rapidocr"}
+
+
+def test_overlay_kind_the_shipped_registries_lack_is_read(tmp_path: Path) -> None:
+    """The shipped registries have no runs/ folder; a run imported to the user overlay must
+    still be known (it was silently ignored: 'known: none')."""
+    entries = {k: v for k, v in VALID.items() if k != "runs"}
+    entries["experiments"] = {"default": {**VALID["experiments"]["default"], "runs": []}}
+    registries = write_registry(tmp_path, entries)
+    assert not (registries / "runs").exists()
+    user = tmp_path / "user"
+    _write(user / "runs" / "tesseract-vqa.yaml", VALID["runs"]["tesseract-vqa"])
+    registry = RegistryManager(registries, mode="prod", overlay_dirs=[user]).load()
+    assert registry.names("runs") == ["tesseract-vqa"]
+    assert registry.get("runs", "tesseract-vqa").model == "tesseract"
 
 
 def test_problem_in_an_overlay_names_the_overlay_file_and_line(tmp_path: Path) -> None:

@@ -163,6 +163,12 @@ MALFORMED: list[tuple[str, Callable[[Path], None], str, str]] = [
         "default_metrics[0]: expected the name of a metrics entry, got 'bleurt'",
     ),
     (
+        "task-main-metric-not-listed",
+        _patch("tasks", "vqa", main_metric="accuracy"),
+        "tasks/vqa.yaml",
+        "main_metric: expected one of default_metrics (cer), got 'accuracy'",
+    ),
+    (
         "metric-misfit",
         _patch("tasks", "vqa", default_metrics=["accuracy"]),
         "tasks/vqa.yaml",

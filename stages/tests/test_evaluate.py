@@ -208,3 +208,50 @@ def test_a_metrics_per_sample_text_and_report_are_kept(tmp_path: Path) -> None:
         ("0.0", "incorrect", "asked 'q4'"),
     ]
     assert json.loads((out / "metrics.json").read_text())["reports"] == {"graded": {"judged": 4}}
+
+
+def test_per_field_scores_get_a_table_and_confidence_intervals(tmp_path: Path) -> None:
+    """A metric that scores each field gives per_field.csv (sample x field) and per-field
+    values in metrics.json, so reports show which fields a model reads."""
+    samples, answers = tmp_path / "samples.jsonl", tmp_path / "answers.jsonl"
+    refs = [{"total": "9.90", "date": "01/02"}, {"total": "5.00"}, {"total": "1.00", "date": "x"}]
+    said = ["total 9.90 on 01/02", "total 5.00", "nothing"]
+    samples.write_text(
+        "".join(json.dumps({"id": str(i), "fields": r}) + "\n" for i, r in enumerate(refs))
+    )
+    answers.write_text(
+        "".join(
+            json.dumps({"id": str(i), "answer": a, "parse_status": "json"}) + "\n"
+            for i, a in enumerate(said)
+        )
+    )
+    config = EvalConfig(
+        out_dir=str(tmp_path / "out"),
+        samples=str(samples),
+        answers=str(answers),
+        output_kind="json",
+        aggregators=["general"],
+        metrics=[
+            MetricSpec(
+                name="field_hit", column="field_hit", version="1", callable="toy_metrics:field_hit"
+            )
+        ],
+    )
+    path = tmp_path / "evaluate.config.json"
+    path.write_text(config.model_dump_json())
+    proc = _run(path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    with (out / "per_field.csv").open(newline="") as handle:
+        rows = [(r["id"], r["field"], r["field_hit"]) for r in csv.DictReader(handle)]
+    assert rows == [
+        ("0", "date", "1.0"),
+        ("0", "total", "1.0"),
+        ("1", "total", "1.0"),
+        ("2", "date", "0.0"),
+        ("2", "total", "0.0"),
+    ]
+    per_field = json.loads((out / "metrics.json").read_text())["per_field"]
+    assert per_field["total"]["field_hit"]["value"] == pytest.approx(2 / 3)
+    assert per_field["total"]["field_hit"]["n"] == 3
+    assert per_field["date"]["field_hit"] == {"value": 0.5, "n": 2}  # no CI: stats not here

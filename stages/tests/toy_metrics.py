@@ -72,3 +72,30 @@ def graded(
 
 
 graded.sample_fields = ("question",)  # type: ignore[attr-defined]
+
+
+def field_hit(predictions: list[str], references: list[dict], **_: object) -> Result:
+    """1 per reference field whose value the answer contains (NaN where the sample has no
+    such field), with ``details["per_field"]`` and ``["per_field_samples"]`` as the
+    structured metrics give them."""
+    fields = sorted({k for r in references for k in r})
+    vectors = {
+        k: [
+            float(str(r[k]) in p) if k in r else float("nan")
+            for p, r in zip(predictions, references, strict=True)
+        ]
+        for k in fields
+    }
+    per_field = {k: _mean(v) for k, v in vectors.items()}
+    per_sample = [_mean([vectors[k][i] for k in fields]) for i in range(len(predictions))]
+    return Result(
+        _mean([x for v in vectors.values() for x in v]),
+        per_sample,
+        name="field_hit",
+        details={"per_field": per_field, "per_field_samples": vectors},
+    )
+
+
+def _mean(values: list[float]) -> float:
+    kept = [v for v in values if v == v]
+    return sum(kept) / len(kept) if kept else float("nan")

@@ -62,7 +62,17 @@ export interface LeaderboardRow {
   prompt: string;
   task: string;
   metrics: Record<string, number | string | null>;
+  /** The task's main metric: it decides "best" and the default order. */
+  main_metric?: string | null;
+  /** KIE runs: field -> metric -> value, 95% CI and samples behind it. */
+  per_field?: Record<string, Record<string, FieldScore>>;
   [extra: string]: unknown;
+}
+
+export interface FieldScore {
+  value: number | null;
+  ci?: [number, number];
+  n?: number;
 }
 
 export interface Sample {
@@ -243,7 +253,7 @@ export function query(params: Record<string, string | number | undefined | null>
 }
 
 /** Metric names where smaller is better (same rule as the server's figures). */
-const LOWER_IS_BETTER = /(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)/i;
+const LOWER_IS_BETTER = /(^|_)(cer|wer|ter|error|errors|latency|distance|loss|omission)($|_)/i;
 export function higherIsBetter(metric: string): boolean {
   return !LOWER_IS_BETTER.test(metric);
 }

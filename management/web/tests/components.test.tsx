@@ -27,6 +27,32 @@ describe("Leaderboard", () => {
     fireEvent.click(within(vqa).getByText(/^anls/));
     expect(models()).toEqual(["rapidocr", "tesseract"]);
   });
+
+  it("orders a KIE task by its main metric and shows each run's per-field table", () => {
+    const kie: LeaderboardRow[] = [
+      {
+        run: "t", model: "tesseract", dataset: "receipts", prompt: "kie", task: "kie", main_metric: "field_f1",
+        metrics: { structural_fidelity: 1, field_f1: 0.5 },
+        per_field: {
+          total: { field_f1: { value: 0.25, ci: [0.1, 0.4], n: 8 }, field_omission_rate: { value: 0.5, n: 8 } },
+          company: { field_f1: { value: 1, n: 8 }, field_omission_rate: { value: 0, n: 8 } },
+        },
+      },
+      { run: "r", model: "rapidocr", dataset: "receipts", prompt: "kie", task: "kie", main_metric: "field_f1", metrics: { structural_fidelity: 1, field_f1: 0.8 } },
+    ];
+    render(<Leaderboard rows={kie} />);
+    const board = screen.getByRole("region", { name: "leaderboard kie" });
+    const models = within(board).getAllByRole("row").slice(1, 3).map((r) => within(r).getAllByRole("cell")[0].textContent);
+    expect(models).toEqual(["rapidocr", "tesseract"]); // by field_f1, not structural fidelity
+    expect(within(board).getByText(/^field_f1 ↑ \(main\)/)).toBeTruthy();
+    const fields = within(board).getByRole("table", { name: "per field t" });
+    const cells = within(fields).getAllByRole("row").map((r) => within(r).queryAllByRole("cell").map((c) => c.textContent));
+    expect(cells.slice(1)).toEqual([
+      ["company", "1", "0"],
+      ["total", "0.250 [0.100, 0.400]", "0.500"],
+    ]);
+    expect(within(fields).getByText("field_omission_rate ↓")).toBeTruthy();
+  });
 });
 
 function Grid({ count, onRange = () => {} }: { count: number; onRange?: (first: number, last: number) => void }) {

@@ -109,7 +109,7 @@ def test_a_bad_fields_spec_names_the_item(spec: str, message: str) -> None:
 
 
 def test_bad_dataset_paths_say_what_was_expected(tmp_path: Path) -> None:
-    with pytest.raises(V01Error, match=r"expected annotation.csv \(VQA\) or jsons/"):
+    with pytest.raises(V01Error, match=r"no dataset layout found; expected annotation.csv"):
         dataset_entry(tmp_path, "vqa")
     with pytest.raises(V01Error, match=r"a Hub id\? write hf://owner/name"):
         dataset_entry("owner/name", "vqa")

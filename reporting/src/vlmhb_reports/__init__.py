@@ -24,6 +24,7 @@ from .columns import (
     quality_columns,
 )
 from .compare import CompareError, compare
+from .fields import OMISSION_METRIC, deciding_field_metric, field_rows, field_table
 from .figures import FigureSpec, build_figures, main_metric
 from .files import ReportDataError
 from .html import report_page
@@ -37,6 +38,7 @@ __all__ = [
     "COST_COLUMNS",
     "GENERATION_COLUMNS",
     "MEMORY_COLUMNS",
+    "OMISSION_METRIC",
     "SPEED_COLUMNS",
     "TAIL_COLUMNS",
     "CompareError",
@@ -48,6 +50,9 @@ __all__ = [
     "RunNotFound",
     "build_figures",
     "compare",
+    "deciding_field_metric",
+    "field_rows",
+    "field_table",
     "higher_is_better",
     "leaderboard_rows",
     "load_experiment",

@@ -51,7 +51,7 @@ def compare_command(
             table.add_row(
                 r["run_a"],
                 r["run_b"],
-                str(r["metric"]),
+                f"{r['metric']}[{r['field']}]" if r.get("field") else str(r["metric"]),
                 f"{r['a']:.4g}",
                 f"{r['b']:.4g}",
                 f"{r['delta']:+.4g}",

@@ -36,7 +36,9 @@ SAMPLE_KEYS = ("id", "doc_class", "question_type", "parse_status", "answer")
 """Columns of an evaluation's ``per_sample.csv`` that are not scores."""
 
 _NOT_QUALITY = {*BASE_COLUMNS, *TAIL_COLUMNS}
-_LOWER_IS_BETTER = re.compile(r"(^|_)(cer|wer|ter|error|errors|latency|distance|loss)($|_)", re.I)
+_LOWER_IS_BETTER = re.compile(
+    r"(^|_)(cer|wer|ter|error|errors|latency|distance|loss|omission)($|_)", re.I
+)
 
 
 def quality_columns(columns: Iterable[str]) -> list[str]:

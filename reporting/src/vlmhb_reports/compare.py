@@ -4,7 +4,9 @@ samples, with a verdict per metric that a CI pipeline can gate on.
 A run is named ``model/dataset/prompt`` (B may be a glob: many prompts against one, then the
 p-values are Holm-adjusted); an experiment by its name (every run the two share, matched on
 model, dataset and prompt). Scores come from the work dir: each evaluation's
-``per_sample.csv`` (and ``ratios.json`` for corpus-level metrics such as CER).
+``per_sample.csv`` (and ``ratios.json`` for corpus-level metrics such as CER), and for runs
+that score fields (KIE) its ``per_field.csv``: one more row per (metric, field), paired on the
+samples that have the field, Holm-adjusted within each metric's fields.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class RunScores:
     ratios: dict[str, dict[str, tuple[float, float]]]  # metric -> id -> (num, den)
     answers: dict[str, str | None]
     higher_is_better: dict[str, bool]
+    fields: dict[str, dict[str, dict[str, float]]]  # metric -> field -> sample id -> value
 
 
 def _float(text: str) -> float | None:
@@ -69,11 +72,66 @@ def load_scores(workdir: Path, run: dict[str, Any]) -> RunScores:
         ratios=ratios,
         answers={r["id"]: r["answer"] for r in rows},
         higher_is_better=metrics.get("higher_is_better", {}),
+        fields=_field_scores(folder / "per_field.csv"),
     )
+
+
+def _field_scores(path: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """per_field.csv (id, field, one column per metric) -> metric -> field -> id -> value."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    for row in rows:
+        for column, text in row.items():
+            if column in ("id", "field") or (value := _float(text)) is None:
+                continue
+            scores.setdefault(column, {}).setdefault(row["field"], {})[row["id"]] = value
+    return scores
+
+
+def _field_comparisons(
+    sa: RunScores, sb: RunScores, seed: int, stats: Any
+) -> list[tuple[Any, str, int]]:
+    """(comparison, field, paired samples) per metric and field both runs scored."""
+    found = []
+    for metric in [m for m in sa.fields if m in sb.fields]:
+        higher = sa.higher_is_better.get(metric, True)
+        family = []
+        for name in sorted(set(sa.fields[metric]) & set(sb.fields[metric])):
+            pairing = stats.pair_by_id(
+                sa.fields[metric][name], sb.fields[metric][name], missing="drop"
+            )
+            if len(pairing.a) < 2:
+                continue
+            if all(v in (0.0, 1.0) for v in (*pairing.a, *pairing.b)):
+                result = stats.compare_binary(
+                    [v == 1.0 for v in pairing.a],
+                    [v == 1.0 for v in pairing.b],
+                    higher_is_better=higher,
+                    metric=metric,
+                    seed=seed,
+                )
+            else:
+                result = stats.compare_means(
+                    list(pairing.a),
+                    list(pairing.b),
+                    higher_is_better=higher,
+                    metric=metric,
+                    seed=seed,
+                )
+            family.append((result, name, len(pairing.a)))
+        if len(family) > 1:  # every field of one metric: one family (Holm)
+            adjusted = stats.holm_adjust([r for r, _, _ in family])
+            family = [(r, n, k) for r, (_, n, k) in zip(adjusted, family, strict=True)]
+        found += family
+    return found
 
 
 def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]]:
     """One row per (pair of runs, metric): a, b, delta, its CI, p-value, verdict."""
+    import vlmhb_statistics as stats
     from vlmhb_statistics import (
         answer_agreement,
         compare_binary,
@@ -98,6 +156,7 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
     if not pairs:
         raise CompareError(f"{a!r} and {b!r} share no run to compare")
     comparisons, extras = [], []
+    field_rows: list[tuple[Any, dict[str, Any]]] = []
     for run_a, run_b in pairs:
         sa, sb = load_scores(workdir, run_a), load_scores(workdir, run_b)
         agreement = answer_agreement(*_paired_answers(sa, sb, pair_by_id))
@@ -139,15 +198,28 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
                 {
                     "run_a": sa.label,
                     "run_b": sb.label,
+                    "field": None,
                     "samples": len(pairing.a),
                     "agreement_exact": round(agreement.exact, 4),
                     "agreement_normalized": round(agreement.normalized, 4),
                 }
             )
+        for result, name, count in _field_comparisons(sa, sb, seed, stats):
+            who = {"run_a": sa.label, "run_b": sb.label, "field": name, "samples": count}
+            field_rows.append(
+                (
+                    result,
+                    who
+                    | {
+                        "agreement_exact": round(agreement.exact, 4),
+                        "agreement_normalized": round(agreement.normalized, 4),
+                    },
+                )
+            )
     if len(pairs) > 1:  # many comparisons at once: family-wise error held at alpha (Holm)
         comparisons = holm_adjust(comparisons)
     rows = []
-    for result, extra in zip(comparisons, extras, strict=True):
+    for result, extra in [*zip(comparisons, extras, strict=True), *field_rows]:
         row = result.to_dict()
         row["verdict"] = str(getattr(result.verdict, "value", result.verdict))
         rows.append({**row, **extra})

@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from .columns import CI_SUFFIXES, LATENCY_COLUMN, higher_is_better
+from .fields import OMISSION_METRIC, deciding_field_metric
 from .rundata import RunData
 
 CI_LOW, CI_HIGH = CI_SUFFIXES
@@ -43,6 +44,9 @@ def run_label(run: RunData, with_task: bool = False) -> str:
 
 
 def main_metric(run: RunData) -> str | None:
+    """The run's deciding metric: its task's declared ``main_metric``, else the first."""
+    if run.main is not None:
+        return run.main
     return run.quality[0] if run.quality else None
 
 
@@ -51,7 +55,11 @@ def _tasks(runs: list[RunData]) -> list[str]:
 
 
 def _task_metric(runs: list[RunData]) -> str | None:
-    """The main metric a task's runs share (the first of the first run that all have)."""
+    """The main metric a task's runs share: the declared one, else the first of the first
+    run's metrics that all of them have."""
+    declared = main_metric(runs[0]) if runs else None
+    if declared is not None and all(declared in r.quality for r in runs):
+        return declared
     for metric in runs[0].quality if runs else []:
         if all(metric in r.quality for r in runs):
             return metric
@@ -168,23 +176,26 @@ def latency_figure(runs: list[RunData]) -> go.Figure:
     return _finish(fig, "Latency per sample (s)")
 
 
-def _field_matrix(runs: list[RunData]) -> tuple[str, list[str], list[list[float | None]]] | None:
-    """(what z is, fields, z[field][run]) from field_* columns, else by_doc_question."""
-    fields = list(
-        dict.fromkeys(
-            k for r in runs for row in r.per_sample[:1] for k in row if k.startswith("field_")
+def _field_matrix(
+    runs: list[RunData], metric: str | None = None
+) -> tuple[str, list[str], list[list[float | None]]] | None:
+    """(metric, fields, z[field][run]) from the runs' per-field scores (fields down, runs
+    across), else the main metric by document and question when there are no fields."""
+    per_fields = [r.per_field for r in runs if r.per_field]
+    if per_fields:
+        what = metric or deciding_field_metric(
+            per_fields, _task_metric(runs), runs[0].quality if runs else ()
         )
-    )
-    if fields:
-        z = []
-        for name in fields:
-            line = []
-            for run in runs:
-                values = [_finite(s.get(name)) for s in run.per_sample]
-                values = [v for v in values if v is not None]
-                line.append(sum(values) / len(values) if values else None)
-            z.append(line)
-        return "mean per-field score", [f.removeprefix("field_") for f in fields], z
+        fields = sorted({f for r in runs for f, s in r.per_field.items() if what in s})
+        if what is None or not fields:
+            return None
+        z = [
+            [_finite((r.per_field.get(f, {}).get(what) or {}).get("value")) for r in runs]
+            for f in fields
+        ]
+        return what, fields, z
+    if metric is not None:
+        return None
     metric = _task_metric(runs)
     if metric is None or not any(r.breakdowns.get("by_doc_question") for r in runs):
         return None
@@ -200,10 +211,14 @@ def _field_matrix(runs: list[RunData]) -> tuple[str, list[str], list[list[float 
     return metric, labels, [[cells[k].get(r.name) for r in runs] for k in keys]
 
 
-def field_scores_figure(runs: list[RunData], task: str) -> go.Figure | None:
-    """Per-field scores of a task's runs (fields down, runs across); None without fields."""
+def field_scores_figure(
+    runs: list[RunData], task: str, metric: str | None = None
+) -> go.Figure | None:
+    """Per-field scores of a task's runs: fields down, runs (model / prompt) across, one
+    metric (the task's main metric when it is scored per field, or ``metric``); None
+    without fields."""
     runs = [r for r in runs if r.task == task]
-    found = _field_matrix(runs)
+    found = _field_matrix(runs, metric)
     if found is None:
         return None
     what, fields, z = found
@@ -222,11 +237,12 @@ def field_scores_figure(runs: list[RunData], task: str) -> go.Figure | None:
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return _finish(
-        fig,
-        f"Per-field scores — task {task} ({what})",
-        height=max(360, 140 + 26 * len(fields)),
+    title = (
+        f"Fields left out — task {task} (share of samples where the model gave no value)"
+        if what == OMISSION_METRIC
+        else f"Per-field scores — task {task} ({what})"
     )
+    return _finish(fig, title, height=max(360, 140 + 26 * len(fields)))
 
 
 def doc_type_figure(runs: list[RunData], task: str) -> go.Figure | None:
@@ -282,6 +298,12 @@ def build_figures(runs: list[RunData]) -> list[FigureSpec]:
             specs.append(
                 FigureSpec(f"field-scores-{task}", f"Per-field scores — {task}", figure, task)
             )
+        if any(OMISSION_METRIC in s for r in members for s in r.per_field.values()):
+            figure = field_scores_figure(runs, task, OMISSION_METRIC)
+            if figure is not None:
+                specs.append(
+                    FigureSpec(f"fields-left-out-{task}", f"Fields left out — {task}", figure, task)
+                )
     if any(r.quality and _finite(r.row.get(LATENCY_COLUMN)) is not None for r in runs):
         specs.append(
             FigureSpec(

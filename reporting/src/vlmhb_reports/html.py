@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .columns import MEMORY_COLUMNS, SPEED_COLUMNS, higher_is_better, quality_columns
+from .fields import OMISSION_METRIC, field_table
 from .figures import build_figures, main_metric
 from .leaderboard import leaderboard_rows
 from .records import RunEntry
@@ -199,6 +200,30 @@ def _worst_samples(run: Any, report_dir: Path, thumbs: dict[str, str]) -> str:
     )
 
 
+def _field_section(run: Any) -> str:
+    """Fields down, the metrics that score each field across: value [95% CI]."""
+    metrics, body = field_table(run.per_field, run.quality)
+    header = ["field"] + [
+        _esc(m) + (" ↑" if higher_is_better(m, run.higher) else " ↓") for m in metrics
+    ]
+    cells = []
+    for name, *values in body:
+        line = [_esc(name)]
+        for value, low, high in values:
+            text = _esc(_fmt(value))
+            if low is not None and high is not None:
+                text += f" <span class='note'>[{_esc(_fmt(low))}, {_esc(_fmt(high))}]</span>"
+            line.append(text)
+        cells.append(line)
+    note = (
+        f"<p class='note'>{_esc(OMISSION_METRIC)}: share of the samples where the model gave "
+        "no value for the field (absent, null or empty), not a wrong one.</p>"
+        if OMISSION_METRIC in metrics
+        else ""
+    )
+    return note + _table(header, cells, ["", *["num"] * len(metrics)])
+
+
 def _setting(value: Any) -> str:
     """A run setting for people: ``key: a, b; key2: c`` rather than JSON."""
     if isinstance(value, dict):
@@ -234,6 +259,7 @@ def _run_section(run: Any, report_dir: Path, thumbs: dict[str, str]) -> str:
             "adapter / backend",
             " / ".join(str(config.get(k)) for k in ("adapter", "backend") if config.get(k)) or None,
         ),
+        ("PDF pages rendered", config.get("pdf")),  # dpi, page cap, pixel budget, pages
         ("infer id", config.get("infer_id")),
         ("status", run.row.get("status")),
     ]
@@ -254,6 +280,8 @@ def _run_section(run: Any, report_dir: Path, thumbs: dict[str, str]) -> str:
         ]
         body = [[_esc(_fmt(r.get(h))) for h in header] for r in rows]
         parts.append(f"<h4>{_esc(name)}</h4>" + _table([_esc(h) for h in header], body, classes))
+    if run.per_field:
+        parts.append("<h4>Per field</h4>" + _field_section(run))
     parts.append("<h4>Worst samples</h4>" + _worst_samples(run, report_dir, thumbs))
     parts.append("</details>")
     return "".join(parts)
@@ -274,8 +302,9 @@ def report_page(
     figures the rows alone allow.
     """
     ids = {r["run"]: (r["infer_id"], r["eval_id"]) for r in runs or []}
+    mains = {r["run"]: r.get("main_metric") for r in runs or []}
     loaded = [
-        load_run(row, workdir, *ids.get(row["run"], (None, None)), columns)
+        load_run(row, workdir, *ids.get(row["run"], (None, None)), columns, mains.get(row["run"]))
         if workdir is not None
         else RunData(
             row=row,

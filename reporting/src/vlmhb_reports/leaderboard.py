@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS, higher_is_better
+from .fields import FIELD_COLUMNS, field_rows, field_table
 from .files import read_json, read_jsonl
 from .records import RunEntry
 
@@ -142,13 +143,62 @@ def markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboard(out: Path, runs: list[RunEntry], workdir: Path) -> None:
-    """The ``leaderboard`` report kind: ``leaderboard.csv`` and ``leaderboard.md``."""
-    columns, rows = leaderboard_rows(runs, workdir)
-    tmp = out / "leaderboard.csv.tmp"
+def per_field_markdown(runs: list[RunEntry], columns: list[str]) -> str:
+    """A per-field table per run that scores fields (KIE): value [95% CI] per metric."""
+    parts = []
+    for entry in runs:
+        per_field = (entry.get("metrics") or {}).get("per_field") or {}
+        if not per_field:
+            continue
+        metrics, body = field_table(per_field, columns)
+        rows = [
+            {"field": cells[0]}
+            | {m: _with_ci(*cell) for m, cell in zip(metrics, cells[1:], strict=True)}
+            for cells in body
+        ]
+        main = entry.get("main_metric")
+        title = f"\n### Per field — {entry['run']}"
+        title += f" (main metric: {main})\n\n" if main else "\n\n"
+        parts.append(title + markdown(["field", *metrics], rows))
+    return "".join(parts)
+
+
+def per_field_csv_rows(runs: list[RunEntry]) -> list[dict[str, Any]]:
+    """``leaderboard_fields.csv``: one row per (run, field, metric)."""
+    rows = []
+    for entry in runs:
+        per_field = (entry.get("metrics") or {}).get("per_field") or {}
+        who = {k: entry[k] for k in BASE_COLUMNS}  # type: ignore[literal-required]
+        rows += [who | row for row in field_rows(per_field)]
+    return rows
+
+
+def _with_ci(value: Any, low: Any, high: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    text = f"{value:.4g}"
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        text += f" [{low:.3g}, {high:.3g}]"
+    return text
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out / "leaderboard.csv")
-    (out / "leaderboard.md").write_text(markdown(columns, rows), encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_leaderboard(out: Path, runs: list[RunEntry], workdir: Path) -> None:
+    """The ``leaderboard`` report kind: ``leaderboard.csv`` and ``leaderboard.md``, plus
+    ``leaderboard_fields.csv`` (and a per-field table per run in the Markdown) when runs
+    score fields."""
+    columns, rows = leaderboard_rows(runs, workdir)
+    _write_csv(out / "leaderboard.csv", columns, rows)
+    fields = per_field_csv_rows(runs)
+    if fields:
+        _write_csv(out / "leaderboard_fields.csv", FIELD_COLUMNS, fields)
+    text = markdown(columns, rows) + per_field_markdown(runs, columns)
+    (out / "leaderboard.md").write_text(text, encoding="utf-8")

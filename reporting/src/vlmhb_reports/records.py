@@ -27,6 +27,8 @@ class RunEntry(TypedDict):
     metric_versions: dict[str, str]
     telemetry_metrics: NotRequired[list[str]]
     """Metric columns measured from telemetry (speed): shown as speed, not quality."""
+    main_metric: NotRequired[str | None]
+    """The column that decides between runs (the task's ``main_metric``, else the first)."""
     metrics: NotRequired[dict[str, Any]]
     """The evaluation's ``metrics.json`` (``metrics``, ``ci``, ``versions``...), {} if none."""
 

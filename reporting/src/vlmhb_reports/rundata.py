@@ -29,7 +29,7 @@ class RunData:
 
     row: dict[str, Any]
     quality: list[str] = field(default_factory=list)
-    """The run's quality columns, in leaderboard order (the first is its main metric)."""
+    """The run's quality columns, in leaderboard order."""
     higher: dict[str, bool] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     per_sample: list[dict[str, Any]] = field(default_factory=list)
@@ -38,6 +38,10 @@ class RunData:
     """runs/<id>/run.json: what the run asked for (filters, limit, generation, prompt)."""
     samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    main: str | None = None
+    """The task's declared main metric (runs.json ``main_metric``), when the run has it."""
+    per_field: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """metrics.json ``per_field``: field -> metric column -> {value, ci, n}."""
 
     @property
     def name(self) -> str:
@@ -54,8 +58,10 @@ def load_run(
     infer_id: str | None,
     eval_id: str | None,
     columns: Iterable[str] | None = None,
+    main: str | None = None,
 ) -> RunData:
-    """One run's data from the work dir; ``row`` is its leaderboard row."""
+    """One run's data from the work dir; ``row`` is its leaderboard row, ``main`` its main
+    metric (runs.json)."""
     workdir = Path(workdir)
     run_dir = workdir / "runs" / str(infer_id) if infer_id else None
     eval_dir = workdir / "evals" / str(eval_id) if eval_id else None
@@ -85,6 +91,8 @@ def load_run(
         config=config,
         samples=samples,
         answers=answers,
+        main=main if main in quality else None,
+        per_field=dict(summary.get("per_field") or {}),
     )
 
 
@@ -108,6 +116,13 @@ def load_experiment(workdir: Path, experiment: str) -> tuple[list[str], list[Run
             raise ReportDataError(f"{runs_file}: entry {i}: expected an object with 'run'")
         row = rows.get(str(entry["run"])) or {k: entry.get(k) for k in BASE_COLUMNS}
         loaded.append(
-            load_run(row, Path(workdir), entry.get("infer_id"), entry.get("eval_id"), columns)
+            load_run(
+                row,
+                Path(workdir),
+                entry.get("infer_id"),
+                entry.get("eval_id"),
+                columns,
+                entry.get("main_metric"),
+            )
         )
     return columns, loaded

@@ -37,6 +37,8 @@ class SyncConfig(_Config):
     cache_dir: str | None = None
     endpoint_url: str | None = None
     max_images: int | None = None
+    pdf: dict[str, int] | None = None
+    """PDF items: dpi, max_pages, max_pixels (vlmhb_dataset_factory.PdfRendering)."""
 
 
 class MetricSpec(_Config):

@@ -127,6 +127,60 @@ def confidence_interval(result: Any, ratio: Any, config: EvalConfig) -> list[flo
     return [float(ci.low), float(ci.high)]
 
 
+def per_field_summary(
+    per_field: dict[str, dict[str, list[float]]],
+    values: dict[str, dict[str, float]],
+    config: EvalConfig,
+) -> dict[str, dict[str, Any]]:
+    """``{field: {metric: {"value", "ci", "n"}}}`` for the metrics that score each field
+    (``details["per_field"]``), with a seeded bootstrap CI over that field's samples."""
+    summary: dict[str, dict[str, Any]] = {}
+    for column, by_field in values.items():
+        for name, value in by_field.items():
+            vector = [v for v in per_field.get(column, {}).get(name, []) if not _missing_number(v)]
+            entry: dict[str, Any] = {"value": None if _missing_number(value) else float(value)}
+            entry["n"] = len(vector)
+            interval = _vector_ci(vector, config) if vector else None
+            if interval is not None:
+                entry["ci"] = interval
+            summary.setdefault(name, {})[column] = entry
+    return {name: summary[name] for name in sorted(summary)}
+
+
+def _missing_number(value: Any) -> bool:
+    return not isinstance(value, (int, float)) or not math.isfinite(value)
+
+
+def _vector_ci(values: list[float], config: EvalConfig) -> list[float] | None:
+    try:
+        from vlmhb_statistics import bootstrap_ci
+    except ImportError:
+        return None
+    if len(values) < 2:
+        return None
+    ci = bootstrap_ci(values, n_resamples=config.ci_resamples, seed=config.ci_seed)
+    return [float(ci.low), float(ci.high)]
+
+
+def write_per_field(
+    path: Path, ids: list[str], per_field: dict[str, dict[str, list[float]]]
+) -> None:
+    """``per_field.csv``: one row per (sample, field) that any metric scored (long format,
+    so ``vlmhb compare`` pairs a field's scores by sample id)."""
+    columns = list(per_field)
+    fields = sorted({name for vectors in per_field.values() for name in vectors})
+    rows = []
+    for i, sid in enumerate(ids):
+        for name in fields:
+            cells = [per_field[c].get(name, [math.nan] * len(ids))[i] for c in columns]
+            if all(_missing_number(v) for v in cells):
+                continue
+            rows.append(
+                [sid, name, *[fmt(float(v)) if not _missing_number(v) else "" for v in cells]]
+            )
+    write_csv(path, ["id", "field", *columns], rows)
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
@@ -180,6 +234,8 @@ def main(config_path: str) -> int:
     keys: dict[str, str] = {}
     intervals: dict[str, list[float]] = {}
     ratios: dict[str, dict[str, list[float]]] = {}
+    field_vectors: dict[str, dict[str, list[float]]] = {}
+    field_values: dict[str, dict[str, float]] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
         result = score(metric, spec, rows, config.label)
@@ -193,7 +249,13 @@ def main(config_path: str) -> int:
         if details.get("report"):
             reports[spec.column] = details["report"]
         general[spec.column] = float(result.value)
-        ratio = (getattr(result, "details", None) or {}).get("ratio")
+        details = getattr(result, "details", None) or {}
+        if isinstance(details.get("per_field"), dict) and spec.inputs == "answers":
+            field_values[spec.column] = dict(details["per_field"])
+            vectors = details.get("per_field_samples")
+            if isinstance(vectors, dict):
+                field_vectors[spec.column] = {k: list(v) for k, v in vectors.items()}
+        ratio = details.get("ratio")
         if ratio:
             ratios[spec.column] = ratio
         if spec.inputs == "answers":
@@ -258,6 +320,9 @@ def main(config_path: str) -> int:
         "finished_at": time.time(),
     }
     ids = [r["id"] for r in rows]
+    if field_values:
+        summary["per_field"] = per_field_summary(field_vectors, field_values, config)
+        write_per_field(out / "per_field.csv", ids, field_vectors)
     tmp = out / "ratios.json.tmp"
     tmp.write_text(json.dumps({"ids": ids, "ratios": ratios}, ensure_ascii=False), "utf-8")
     tmp.replace(out / "ratios.json")

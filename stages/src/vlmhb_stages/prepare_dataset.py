@@ -74,6 +74,32 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def render_pdfs(
+    samples: list[dict[str, Any]], out: Path, settings: dict[str, int] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """PDF items (``doc.pdf``, ``doc.pdf#page=N``) replaced by their pages rendered into
+    ``out/pages`` (by the dataset factory, with pypdfium2), and what was rendered."""
+    if not any(
+        str(image).lower().endswith(".pdf") or ".pdf#page=" in str(image).lower()
+        for sample in samples
+        for image in sample.get("images") or []
+    ):
+        return samples, None
+    try:
+        from vlmhb_dataset_factory import PdfRendering, render_samples
+    except ImportError:
+        raise SystemExit(
+            "the dataset has PDF items; rendering them needs vlmhb-dataset-factory in the "
+            "dataset's environment"
+        ) from None
+    rendering = PdfRendering(**(settings or {}))
+    try:
+        rendered, pages = render_samples(samples, out / "pages", rendering)
+    except ValueError as exc:
+        raise SystemExit(f"{type(exc).__name__}: {exc}") from None
+    return rendered, {"rendering": rendering.as_dict(), "pages": pages}
+
+
 def main(config_path: str) -> int:
     config = SyncConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
     out = Path(config.out_dir)
@@ -101,6 +127,7 @@ def main(config_path: str) -> int:
         # Bad or missing data (DatasetError is a ValueError naming the file, column, sample):
         # one clear line for the user, not a traceback.
         raise SystemExit(f"{type(exc).__name__}: {exc}") from None
+    samples, pdf = render_pdfs(samples, out, config.pdf)
     if config.max_images is not None:
         too_many = [s for s in samples if len(s.get("images") or []) > config.max_images]
         if too_many:
@@ -109,6 +136,7 @@ def main(config_path: str) -> int:
                 f"sample {first['id']!r} has {len(first.get('images') or [])} images, but the "
                 f"dataset's task takes at most {config.max_images} "
                 f"({len(too_many)} sample(s) like this); raise the task's input.images"
+                + (" or lower the dataset's pdf.max_pages" if pdf else "")
             )
     if config.split:
         samples = [
@@ -128,11 +156,16 @@ def main(config_path: str) -> int:
     if config.iterator == "hf":
         base = Path(dataset.root)  # its image cache: the images lie there, not in the source
     for image in sorted(images):
-        relative = Path(image).relative_to(base) if Path(image).is_relative_to(base) else image
+        relative: Any = image
+        if Path(image).is_relative_to(base):
+            relative = Path(image).relative_to(base)
+        elif Path(image).is_relative_to(out):  # a rendered PDF page
+            relative = Path("<out>") / Path(image).relative_to(out)
         digest.update(f"{relative}\0{images[image]}\n".encode())
     lines = [json.dumps(s, ensure_ascii=False, sort_keys=True) for s in samples]
     for line in lines:
-        digest.update(line.replace(str(base), "<root>").encode("utf-8") + b"\n")
+        line = line.replace(str(out), "<out>").replace(str(base), "<root>")
+        digest.update(line.encode("utf-8") + b"\n")
     tmp = out / "samples.jsonl.tmp"
     tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     tmp.replace(out / "samples.jsonl")
@@ -144,6 +177,8 @@ def main(config_path: str) -> int:
         "root": config.source if hub else str(root),
         "skipped": skipped,
     }
+    if pdf is not None:
+        manifest["pdf"] = pdf
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp.replace(out / "manifest.json")

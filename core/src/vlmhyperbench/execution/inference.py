@@ -13,6 +13,7 @@ from .answers import load_samples, read_answers
 from .chat_request import InferSettings
 from .endpoint import EndpointServer
 from .events import EventBus, ResourceSample, StageProgress
+from .field_schema import task_schema
 from .infer import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
 from .ratelimit import CostBudget
@@ -30,8 +31,7 @@ def select_samples(run: PlannedRun, samples: list[dict[str, Any]]) -> list[dict[
     return samples[: run.limit] if run.limit else samples
 
 
-def response_format(run: PlannedRun) -> dict[str, Any] | None:
-    schema = run.task.output.json_schema
+def response_format(run: PlannedRun, schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if run.prompt.response_format != "json_schema" or schema is None:
         return None
     return {
@@ -188,14 +188,17 @@ class ModelInference:
         run = stage.run
         model = run.model
         limits = model.rate_limits
+        schema = task_schema(
+            run.task, self.workdir.stage_dir("sync", stage.sync.id) / "samples.jsonl"
+        )
         settings = InferSettings(
             model_id=server.model_id,
             system_prompt=run.prompt.system_prompt,
             template=run.prompt.template,
             collection=run.prompt_collection,
             generation=run.generation.model_dump(exclude_none=True),
-            response_format=response_format(run),
-            json_schema=run.task.output.json_schema,
+            response_format=response_format(run, schema),
+            json_schema=schema,
             output_kind=run.task.output.kind,
             transforms=run.prompt.transforms,
             concurrency=limits.max_concurrency or model.concurrency,
@@ -229,6 +232,8 @@ class ModelInference:
 
     def _run_config(self, stage: InferStage) -> dict[str, Any]:
         run = stage.run
+        manifest = self.workdir.stage_dir("sync", stage.sync.id) / "manifest.json"
+        rendered = read_json(manifest).get("pdf") if manifest.is_file() else None
         return {
             "infer_id": stage.id,
             "run": run.name,
@@ -243,4 +248,5 @@ class ModelInference:
             "limit": run.limit,
             "adapter": stage.serve.adapter,
             "backend": stage.serve.backend,
+            "pdf": rendered,  # PDF pages rendered at sync: settings and page count
         }

@@ -27,8 +27,18 @@ def run_entry(result: RunResult) -> RunEntry:
         "complete": result.complete,
         "metric_versions": result.metrics.get("versions", {}),
         "telemetry_metrics": [m.column for m in run.metrics if m.inputs == "telemetry"],
+        "main_metric": main_metric(result),
         "metrics": result.metrics,
     }
+
+
+def main_metric(result: RunResult) -> str | None:
+    """The run's deciding column: its task's ``main_metric`` when the run computes it, else
+    the first quality metric it lists (telemetry metrics are speed, never the main one)."""
+    run = result.run
+    quality = [m for m in run.metrics if m.inputs != "telemetry"]
+    declared = [m.column for m in quality if m.name == run.task.main_metric]
+    return (declared or [m.column for m in quality] or [None])[0]
 
 
 def write_reports(

@@ -9,6 +9,7 @@ from vlmhb_stages import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, Uplo
 
 from ..workdir import Workdir, read_json
 from .events import LogLine
+from .field_schema import task_schema
 from .identity import content_hash
 from .lifecycle import SkipStage
 from .scripts import ScriptRunner
@@ -36,6 +37,7 @@ def sync_body(
         options=dataset.options,
         split=dataset.split,
         max_images=max_images,
+        pdf=dataset.pdf.model_dump(),
     )
     mounts: list[Path] = []
     writable: list[Path] = []
@@ -96,6 +98,7 @@ def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Wo
     if not run.metrics:
         raise RuntimeError(f"{run.label()}: no metrics to compute (task has no default_metrics)")
     dataset_dir = workdir.stage_dir("sync", stage.infer.sync.id)
+    schema = task_schema(run.task, dataset_dir / "samples.jsonl")
     config = EvalConfig(
         out_dir=str(folder),
         samples=str(dataset_dir / "samples.jsonl"),
@@ -112,7 +115,7 @@ def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Wo
                 callable=m.callable,
                 params=m.params,
                 schema_param=m.schema_param,
-                json_schema=run.task.output.json_schema,
+                json_schema=schema,
                 inputs=m.inputs,
                 higher_is_better=m.higher_is_better,
             )

@@ -47,6 +47,13 @@ class CrossValidator:
         for item in r.entries["tasks"].values():
             task: TaskEntry = item.entry
             self._metrics_fit(item, ("default_metrics",), task.default_metrics, task)
+            if task.main_metric is not None and task.main_metric not in task.default_metrics:
+                self._problem(
+                    item,
+                    ("main_metric",),
+                    f"expected one of default_metrics ({', '.join(task.default_metrics) or 'none'})"
+                    f", got {task.main_metric!r}",
+                )
             for i, fw_name in enumerate(task.frameworks):
                 self._ref(item, ("frameworks", i), "frameworks", fw_name)
         for item in r.entries["models"].values():

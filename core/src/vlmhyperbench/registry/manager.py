@@ -194,8 +194,7 @@ class RegistryManager:
     def _documents(self, kind: str, problems: list[Problem]) -> dict[str, YamlDocument]:
         folder = self.root / kind
         docs: dict[str, YamlDocument] = {}
-        if not folder.is_dir():
-            return docs
+        # a kind the shipped registries lack (runs/) may still come from an overlay folder
         files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
         bases = [f for f in files if not f.name.endswith(OVERLAY_SUFFIX)]
         overlays = [f for f in files if f.name.endswith(OVERLAY_SUFFIX)]

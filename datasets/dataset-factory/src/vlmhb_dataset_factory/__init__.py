@@ -11,7 +11,9 @@ from vlmhb_dataset_factory.dataset import Dataset
 from vlmhb_dataset_factory.errors import DatasetError, SkippedItem
 from vlmhb_dataset_factory.fields_json import read_fields_json
 from vlmhb_dataset_factory.hf import HfFields, default_cache_dir, read_hf
+from vlmhb_dataset_factory.image_json import read_image_json
 from vlmhb_dataset_factory.manifest import DatasetManifest, FileEntry
+from vlmhb_dataset_factory.pdf import PdfRendering, pdf_item, render_samples
 from vlmhb_dataset_factory.records import read_csv_records, read_jsonl, read_records
 from vlmhb_dataset_factory.registry import GROUP, available_kinds, load_dataset
 from vlmhb_dataset_factory.sample import Sample
@@ -25,15 +27,19 @@ __all__ = [
     "DatasetManifest",
     "FileEntry",
     "HfFields",
+    "PdfRendering",
     "Sample",
     "SkippedItem",
     "available_kinds",
     "default_cache_dir",
     "load_dataset",
+    "pdf_item",
     "read_csv_records",
     "read_fields_json",
     "read_hf",
+    "read_image_json",
     "read_jsonl",
     "read_records",
     "read_vqa_csv",
+    "render_samples",
 ]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from vlmhb_dataset_factory.pdf import pdf_item, pdf_problem
+
 
 class ImageChecker:
     """Resolves and validates image paths; caches verdicts since many rows share an image."""
@@ -19,7 +21,9 @@ class ImageChecker:
         if path in self._verdicts:
             return self._verdicts[path]
         verdict: str | None = None
-        if not path.is_file():
+        if pdf_item(str(path)) is not None:
+            verdict = pdf_problem(str(path))  # a PDF or one page of it: rendered at sync
+        elif not path.is_file():
             verdict = f"image not found: {path}"
         elif self.validate:
             try:
@@ -37,6 +41,9 @@ def resolve_image(root: Path, value: str) -> Path:
     Some VQA datasets store ``images/x.jpg``, others just ``x.jpg`` with the file under
     ``images/``; both are accepted so existing files are read as they are.
     """
+    item = pdf_item(value)
+    if item is not None and item[1] is not None:  # doc.pdf#page=N: resolve the file
+        return Path(f"{resolve_image(root, item[0])}#page={item[1]}")
     candidate = Path(value)
     if candidate.is_absolute():
         return candidate

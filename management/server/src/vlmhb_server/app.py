@@ -524,7 +524,7 @@ async def _best_per_task(session: Any, ids: list[int]) -> dict[int, dict[str, An
     rows = (await session.execute(select(RunRow).where(RunRow.experiment_id.in_(ids)))).scalars()
     best: dict[int, dict[str, Any]] = {}
     for row in rows:
-        metric = next(iter(row.metrics or {}), None)
+        metric = figures.main_metric({"metrics": row.metrics, **(row.extra or {})})
         value = (row.metrics or {}).get(metric) if metric else None
         if not isinstance(value, int | float):
             continue

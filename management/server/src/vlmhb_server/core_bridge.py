@@ -308,15 +308,20 @@ def read_results(workdir: Path, experiment: str) -> ExperimentResults:
                 metrics[key] = value
         if ci:
             extra["ci"] = ci
+        infer_dir = folders.stage_dir("infer", str(item.get("infer_id")))
+        eval_dir = folders.stage_dir("eval", str(item.get("eval_id")))
+        summary = (
+            read_json(eval_dir / "metrics.json") if (eval_dir / "metrics.json").is_file() else {}
+        )
         extra.update(
             infer_id=item.get("infer_id"),
             eval_id=item.get("eval_id"),
             error=item.get("error"),
             complete=item.get("complete"),
             metric_versions=item.get("metric_versions", {}),
+            main_metric=item.get("main_metric") if item.get("main_metric") in metrics else None,
+            per_field=summary.get("per_field") or {},
         )
-        infer_dir = folders.stage_dir("infer", str(item.get("infer_id")))
-        eval_dir = folders.stage_dir("eval", str(item.get("eval_id")))
         run_config = read_json(infer_dir / "run.json") if (infer_dir / "run.json").is_file() else {}
         sync_dir = (
             folders.stage_dir("sync", run_config["sync_id"]) if run_config.get("sync_id") else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from vlmhb_reports import deciding_field_metric
 
 
 @dataclass
@@ -30,6 +31,11 @@ def _label(run: dict[str, Any]) -> str:
 
 
 def main_metric(run: dict[str, Any]) -> str | None:
+    """The run's deciding metric: its task's declared main metric (runs.json), else the
+    first metric listed."""
+    declared = run.get("main_metric")
+    if declared and declared in (run.get("metrics") or {}):
+        return declared
     return next(iter(run.get("metrics") or {}), None)
 
 
@@ -149,8 +155,29 @@ def _norm(value: Any) -> str:
 
 
 def field_scores(board: Board, task: str) -> go.Figure:
-    """Exact match (normalised whitespace and case) per field, runs x fields."""
+    """The evaluation's per-field scores of the task's main metric (fields down, runs
+    across); for runs evaluated before per-field results, exact match per field."""
     runs = [r for r in board.runs if r["task"] == task]
+    scored = [r.get("per_field") for r in runs if r.get("per_field")]
+    if scored:
+        metric = deciding_field_metric(scored, main_metric(runs[0]), runs[0].get("metrics") or ())
+        fields = sorted({f for r in runs for f in (r.get("per_field") or {})})
+        z = [
+            [((r.get("per_field") or {}).get(f, {}).get(metric) or {}).get("value") for r in runs]
+            for f in fields
+        ]
+        fig = go.Figure(
+            go.Heatmap(
+                z=z,
+                x=[_label(r) for r in runs],
+                y=fields,
+                colorscale="Viridis",
+                colorbar={"title": metric},
+            )
+        )
+        fig.update_yaxes(autorange="reversed")
+        fig.update_layout(title=f"Per-field scores — task {task} ({metric})", yaxis_title="field")
+        return fig
     names = {r["run"] for r in runs}
     hits: dict[tuple[str, str], list[int]] = defaultdict(list)
     for run, _doc, _latency, _scores, answer, meta in board.samples:

@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { higherIsBetter, type LeaderboardRow } from "../api";
+import { higherIsBetter, type FieldScore, type LeaderboardRow } from "../api";
 import { fmtNumber } from "../format";
 
 const CI_LOW = /_ci_low$/;
@@ -54,7 +54,8 @@ export function Leaderboard({ rows }: { rows: LeaderboardRow[] }) {
 function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
   const metrics = useMemo(() => metricColumns(rows), [rows]);
   const hasLatency = rows.some((r) => typeof r.latency_p50_s === "number");
-  const [sort, setSort] = useState<SortState>(metrics[0] ? { column: metrics[0], desc: higherIsBetter(metrics[0]) } : null);
+  const main = rows.map((r) => r.main_metric).find((m): m is string => !!m && metrics.includes(m)) ?? metrics[0];
+  const [sort, setSort] = useState<SortState>(main ? { column: main, desc: higherIsBetter(main) } : null);
   const sorted = useMemo(() => {
     if (!sort) return rows;
     return [...rows].sort((a, b) => {
@@ -95,7 +96,7 @@ function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
               {header("model")}
               {header("prompt")}
               {header("dataset")}
-              {metrics.map((m) => header(m, `${m} ${higherIsBetter(m) ? "↑" : "↓"}`))}
+              {metrics.map((m) => header(m, `${m} ${higherIsBetter(m) ? "↑" : "↓"}${m === main ? " (main)" : ""}`))}
               {hasLatency && header("latency_p50_s", "p50 latency (s)")}
               {header("samples")}
             </tr>
@@ -123,6 +124,62 @@ function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
           </tbody>
         </table>
       </div>
+      {sorted
+        .filter((row) => Object.keys(row.per_field ?? {}).length)
+        .map((row) => (
+          <FieldTable key={row.run} row={row} />
+        ))}
     </section>
+  );
+}
+
+/** A KIE run's per-field results: which fields the model reads, and how often it leaves one out. */
+export function FieldTable({ row }: { row: LeaderboardRow }) {
+  const fields = Object.keys(row.per_field ?? {}).sort();
+  const metrics: string[] = [];
+  for (const f of fields) {
+    for (const m of Object.keys(row.per_field?.[f] ?? {})) if (!metrics.includes(m)) metrics.push(m);
+  }
+  return (
+    <details className="per-field" open>
+      <summary>
+        Per field — {row.model} / {row.prompt}
+      </summary>
+      <div className="table-scroll">
+        <table className="leaderboard" aria-label={`per field ${row.run}`}>
+          <thead>
+            <tr>
+              <th>field</th>
+              {metrics.map((m) => (
+                <th key={m}>
+                  {m} {higherIsBetter(m) ? "↑" : "↓"}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {fields.map((f) => (
+              <tr key={f}>
+                <td>{f}</td>
+                {metrics.map((m) => {
+                  const cell: FieldScore | undefined = row.per_field?.[f]?.[m];
+                  return (
+                    <td key={m} className="num">
+                      {fmtNumber(cell?.value ?? null)}
+                      {cell?.ci && (
+                        <span className="ci">
+                          {" "}
+                          [{fmtNumber(cell.ci[0])}, {fmtNumber(cell.ci[1])}]
+                        </span>
+                      )}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </details>
   );
 }

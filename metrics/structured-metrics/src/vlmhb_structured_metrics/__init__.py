@@ -7,12 +7,14 @@ returning a :class:`MetricResult`; results record ``name@version`` (``result.key
 
 from ._normalize import Normalization, normalize
 from ._result import MetricResult, metric
+from .anls_star import anls_star, anls_star_score
 from .fidelity import structural_fidelity
 from .fields import (
     field_anls,
     field_cer,
     field_exact_match,
     field_f1,
+    field_omission_rate,
     field_precision,
     field_recall,
     flatten,
@@ -27,6 +29,8 @@ METRICS = (
     field_precision,
     field_recall,
     field_f1,
+    field_omission_rate,
+    anls_star,
 )
 
 __all__ = [
@@ -34,10 +38,13 @@ __all__ = [
     "MetricResult",
     "Normalization",
     "ParsedOutput",
+    "anls_star",
+    "anls_star_score",
     "field_anls",
     "field_cer",
     "field_exact_match",
     "field_f1",
+    "field_omission_rate",
     "field_precision",
     "field_recall",
     "flatten",

@@ -54,6 +54,8 @@ def _text(value: Any) -> str:
 class _Sample:
     predicted: dict[str, str]
     reference: dict[str, str]
+    raw_predicted: dict[str, str]
+    raw_reference: dict[str, str]
     parsed: bool
     fenced: bool
 
@@ -75,6 +77,8 @@ def _samples(
             _Sample(
                 predicted={k: norm(v) for k, v in predicted.items()},
                 reference={k: norm(v) for k, v in reference.items()},
+                raw_predicted=predicted,
+                raw_reference=reference,
                 parsed=isinstance(parsed.value, dict),
                 fenced=parsed.fenced,
             )
@@ -92,12 +96,14 @@ def _per_field(
     samples, normalization = _samples(func.name, predictions, references, params)
     per_sample: list[float] = []
     by_field: dict[str, list[float]] = {}
-    for sample in samples:
+    vectors: dict[str, list[float]] = {}
+    for i, sample in enumerate(samples):
         scores = []
         for path, expected in sample.reference.items():
             s = score(sample.predicted.get(path), expected)
             scores.append(s)
             by_field.setdefault(path, []).append(s)
+            vectors.setdefault(path, [math.nan] * len(samples))[i] = s
         per_sample.append(sum(scores) / len(scores) if scores else math.nan)
     every = [s for values in by_field.values() for s in values]
     return MetricResult(
@@ -108,6 +114,7 @@ def _per_field(
         details={
             "per_field": {k: sum(v) / len(v) for k, v in sorted(by_field.items())},
             "field_count": {k: len(v) for k, v in sorted(by_field.items())},
+            "per_field_samples": dict(sorted(vectors.items())),
             "unparsable": sum(not s.parsed for s in samples),
             "fenced": sum(s.fenced for s in samples),
             "normalization": normalization,
@@ -180,79 +187,163 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+_OUTCOMES = ("tp", "fp", "fn", "missing", "hallucinated", "wrong_value")
+
+
+def _outcomes(sample: _Sample, match: str) -> dict[str, dict[str, int]]:
+    """Each field path of one sample -> its counts: a correct value (tp), a missing one (fn),
+    a wrong one (fp and fn), a hallucinated one (fp). Empty values are not answers."""
+    found = {k for k, v in sample.raw_predicted.items() if v.strip()}
+    expected = {k for k, v in sample.raw_reference.items() if v.strip()}
+    per: dict[str, dict[str, int]] = {}
+    for path in found | expected:
+        counts = dict.fromkeys(_OUTCOMES, 0)
+        if path in found and path in expected:
+            right = match == "key" or sample.predicted[path] == sample.reference[path]
+            counts["tp" if right else "wrong_value"] += 1
+            if not right:
+                counts["fp"] += 1
+                counts["fn"] += 1
+        elif path in expected:
+            counts["missing"] += 1
+            counts["fn"] += 1
+        else:
+            counts["hallucinated"] += 1
+            counts["fp"] += 1
+        per[path] = counts
+    return per
+
+
+def _scores(counts: dict[str, int]) -> dict[str, float]:
+    empty = counts["tp"] + counts["fp"] + counts["fn"] == 0
+    p = _ratio(counts["tp"], counts["tp"] + counts["fp"], empty)
+    r = _ratio(counts["tp"], counts["tp"] + counts["fn"], empty)
+    return {"precision": p, "recall": r, "f1": 1.0 if empty else _f1(p, r)}
+
+
 def _prf(
     func: Any, predictions: Sequence[Any], references: Sequence[Any], match: str, params: Any
 ) -> MetricResult:
     if match not in ("exact", "key"):
         raise ValueError(f"{func.name}: match must be 'exact' or 'key', got {match!r}")
     samples, normalization = _samples(func.name, predictions, references, params)
-    totals = {"tp": 0, "fp": 0, "fn": 0, "missing": 0, "hallucinated": 0, "wrong_value": 0}
-    per_sample = []
-    for sample in samples:
-        shared = sample.predicted.keys() & sample.reference.keys()
-        if match == "exact":
-            tp = sum(sample.predicted[k] == sample.reference[k] for k in shared)
-        else:
-            tp = len(shared)
-        fp, fn = len(sample.predicted) - tp, len(sample.reference) - tp
-        empty = not sample.predicted and not sample.reference
-        p, r = _ratio(tp, tp + fp, empty), _ratio(tp, tp + fn, empty)
-        per_sample.append({"precision": p, "recall": r, "f1": _f1(p, r) if not empty else 1.0})
-        totals["tp"] += tp
-        totals["fp"] += fp
-        totals["fn"] += fn
-        totals["missing"] += len(sample.reference.keys() - sample.predicted.keys())
-        totals["hallucinated"] += len(sample.predicted.keys() - sample.reference.keys())
-        totals["wrong_value"] += len(shared) - tp
-    empty = totals["tp"] + totals["fp"] + totals["fn"] == 0
-    precision = _ratio(totals["tp"], totals["tp"] + totals["fp"], empty)
-    recall = _ratio(totals["tp"], totals["tp"] + totals["fn"], empty)
-    f1 = 1.0 if empty else _f1(precision, recall)
     headline = func.name.removeprefix("field_")
-    value = {"precision": precision, "recall": recall, "f1": f1}[headline]
+    totals = dict.fromkeys(_OUTCOMES, 0)
+    by_field: dict[str, dict[str, int]] = {}
+    outcomes = [_outcomes(sample, match) for sample in samples]
+    per_sample = []
+    for per in outcomes:
+        sample_counts = dict.fromkeys(_OUTCOMES, 0)
+        for path, counts in per.items():
+            field_counts = by_field.setdefault(path, dict.fromkeys(_OUTCOMES, 0))
+            for key, n in counts.items():
+                sample_counts[key] += n
+                field_counts[key] += n
+                totals[key] += n
+        per_sample.append(_scores(sample_counts)[headline])
+    overall = _scores(totals)
+    per_field = {path: {**_scores(c), **c} for path, c in sorted(by_field.items())}
+    details: dict[str, Any] = {
+        **overall,
+        **totals,
+        "per_field": {path: scores[headline] for path, scores in per_field.items()},
+        "per_field_counts": per_field,
+        "match": match,
+        "unparsable": sum(not s.parsed for s in samples),
+        "normalization": normalization,
+    }
+    if headline != "f1":
+        # precision: 1/0 where the model gave the field, recall: where the reference has it
+        side = "fp" if headline == "precision" else "fn"
+        details["per_field_samples"] = {
+            path: [
+                math.nan
+                if path not in per or per[path]["tp"] + per[path][side] == 0
+                else float(per[path]["tp"])
+                for per in outcomes
+            ]
+            for path in sorted(by_field)
+        }
     return MetricResult(
         name=func.name,
         version=func.version,
-        value=value,
-        per_sample=[s[headline] for s in per_sample],
+        value=overall[headline],
+        per_sample=per_sample,
+        details=details,
+    )
+
+
+@metric("field_precision", "2")
+def field_precision(
+    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
+) -> MetricResult:
+    """Micro precision over fields: correct values / values the model gave.
+
+    A field the model left out (absent, ``null`` or empty) is no claim, so it never lowers
+    precision; a wrong value or a hallucinated field (empty or absent in the reference) does.
+    ``match="key"`` counts every given value of a reference field as correct.
+    """
+    return _prf(field_precision, predictions, references, match, params)
+
+
+@metric("field_recall", "2")
+def field_recall(
+    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
+) -> MetricResult:
+    """Micro recall over fields: correct values / non-empty reference fields.
+
+    A missing field and a wrong value both lower recall (``details`` counts them apart).
+    """
+    return _prf(field_recall, predictions, references, match, params)
+
+
+@metric("field_f1", "2")
+def field_f1(
+    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
+) -> MetricResult:
+    """Harmonic mean of micro field precision and recall (details carry both, per field
+    too). Equals exact match only when the model answers every field; leaving a field out
+    costs recall alone, a wrong value costs both."""
+    return _prf(field_f1, predictions, references, match, params)
+
+
+@metric("field_omission_rate", "1")
+def field_omission_rate(
+    predictions: Sequence[Any], references: Sequence[Any], **params: bool
+) -> MetricResult:
+    """Share of non-empty reference fields the model left out (absent, ``null`` or empty):
+    how often it says nothing rather than something wrong. Lower is better; an unparsable
+    answer leaves every field out. Per field in ``details["per_field"]``."""
+    samples, normalization = _samples(field_omission_rate.name, predictions, references, params)
+    by_field: dict[str, list[float]] = {}
+    per_sample: list[float] = []
+    for i, sample in enumerate(samples):
+        scores = []
+        for path, expected in sample.raw_reference.items():
+            if not expected.strip():
+                continue
+            left_out = float(not sample.raw_predicted.get(path, "").strip())
+            scores.append(left_out)
+            by_field.setdefault(path, [math.nan] * len(samples))[i] = left_out
+        per_sample.append(sum(scores) / len(scores) if scores else math.nan)
+    every = [v for values in by_field.values() for v in values if not math.isnan(v)]
+    return MetricResult(
+        name=field_omission_rate.name,
+        version=field_omission_rate.version,
+        value=sum(every) / len(every) if every else math.nan,
+        per_sample=per_sample,
         details={
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            **totals,
-            "match": match,
+            "per_field": {k: nanmean(v) for k, v in sorted(by_field.items())},
+            "per_field_samples": dict(sorted(by_field.items())),
+            "left_out": int(sum(every)),
+            "expected": len(every),
             "unparsable": sum(not s.parsed for s in samples),
             "normalization": normalization,
         },
     )
 
 
-@metric("field_precision", "1")
-def field_precision(
-    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
-) -> MetricResult:
-    """Micro precision over fields: correct predicted fields / all predicted fields.
-
-    A hallucinated field (not in the reference) or a wrong value is a false positive.
-    ``match="key"`` counts a field as correct when its path is present, whatever its value.
-    """
-    return _prf(field_precision, predictions, references, match, params)
-
-
-@metric("field_recall", "1")
-def field_recall(
-    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
-) -> MetricResult:
-    """Micro recall over fields: correct predicted fields / all reference fields.
-
-    A missing field or a wrong value is a false negative.
-    """
-    return _prf(field_recall, predictions, references, match, params)
-
-
-@metric("field_f1", "1")
-def field_f1(
-    predictions: Sequence[Any], references: Sequence[Any], *, match: str = "exact", **params: bool
-) -> MetricResult:
-    """Harmonic mean of micro field precision and recall (details carry both)."""
-    return _prf(field_f1, predictions, references, match, params)
+def nanmean(values: list[float]) -> float:
+    """The mean of the values that are not NaN (NaN when none is)."""
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan

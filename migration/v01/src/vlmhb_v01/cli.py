@@ -19,7 +19,14 @@ from rich.console import Console
 
 from .entries import PlannedEntry, user_overlay_dir, write_entries
 from .prompt_collection import PromptCollectionError, read_prompt_collection
-from .tree import V01Error, dataset_entry, model_entries, parse_hf_fields, plan_v01_import
+from .tree import (
+    V01Error,
+    benchmark_entries,
+    dataset_entry,
+    model_entries,
+    parse_hf_fields,
+    plan_v01_import,
+)
 from .vlm_base import VlmBaseError
 
 EXIT_BAD_INPUT = 2
@@ -85,13 +92,24 @@ def import_dataset(
     path: Annotated[
         str,
         typer.Argument(
-            help="A v0.1 dataset folder (annotation.csv, or images/ + jsons/) or s3://...; or a "
-            "Hugging Face dataset: hf://owner/name (or owner/name with --hf), a save_to_disk "
-            "folder, a .parquet file or a folder of parquet files."
+            help="A folder of images (or PDFs) each with a same-named flat JSON (receipts, "
+            "forms), a .jsonl records file, a v0.1 dataset folder (annotation.csv, or images/ + "
+            "jsons/) or s3://...; or a Hugging Face dataset: hf://owner/name (or owner/name "
+            "with --hf), a save_to_disk folder, a .parquet file or a folder of parquet files. "
+            "Local data is read now: a wrong layout fails here, naming the file and field."
         ),
     ],
-    name: Annotated[str, typer.Option("--name", help="Entry name.")],
-    task: Annotated[str, typer.Option("--task", help="Task entry it is annotated for.")] = "vqa",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Entry name (default: the folder's or file's name)."),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Task entry it is annotated for (default: kie for fields, vqa otherwise).",
+        ),
+    ] = None,
     fields: Annotated[
         str | None,
         typer.Option(
@@ -116,6 +134,18 @@ def import_dataset(
         str | None,
         typer.Option("--revision", help="Hub revision to pin (a commit sha; hf:// ids only)."),
     ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            help="Also write a run per model (a,b) and an experiment named like the dataset: "
+            "then `vlmhb run <name>` benchmarks it.",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Prompt of those runs (default: kie-fields for kie)."),
+    ] = None,
     overlay: OverlayTarget = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -135,9 +165,15 @@ def import_dataset(
             revision=revision,
             hub=hub,
         )
+        entries = [entry]
+        if models is not None:
+            entries += benchmark_entries(entry, [m.strip() for m in models.split(",")], prompt)
     except V01Error as exc:
         _fail(str(exc))
-    _write([entry], overlay, overwrite)
+    _write(entries, overlay, overwrite)
+    if models is not None:
+        where = f" --overlay {overlay}" if overlay is not None else ""
+        out.print(f"benchmark it with: vlmhb run {entry.name}{where}")
 
 
 @import_app.command("vlm-base")

@@ -128,6 +128,8 @@ def hf_source(path: str, hub: bool = False) -> tuple[str, bool] | None:
         return None
     local = Path(path).expanduser()
     if local.is_file():
+        if local.suffix.lower() == ".jsonl":
+            return None  # JSONL records: the dataset factory's `jsonl` iterator
         if local.suffix != ".parquet":
             raise V01Error(f"{local}: expected a .parquet file, a dataset folder or hf://...")
         return str(local.resolve()), False
@@ -186,7 +188,7 @@ def hf_dataset_entry(
 
 def dataset_entry(
     folder: Path | str,
-    task: str,
+    task: str | None,
     name: str | None = None,
     *,
     fields: dict[str, Any] | None = None,
@@ -194,9 +196,13 @@ def dataset_entry(
     split: str | None = None,
     revision: str | None = None,
     hub: bool = False,
+    check: bool = True,
 ) -> PlannedEntry:
-    """A dataset entry for a v0.1 dataset folder (VQA annotation.csv, or images/ + jsons/), or,
-    with ``fields``, for a Hugging Face dataset (Hub id, save_to_disk folder, parquet)."""
+    """A dataset entry for a local folder or file (VQA annotation.csv, v0.1 images/ + jsons/,
+    JSONL records, images with one JSON each), checked by reading it; or, with ``fields``,
+    for a Hugging Face dataset (Hub id, save_to_disk folder, parquet). ``task`` None: the
+    layout's usual task (``kie`` for fields, ``vqa`` otherwise). ``check``: read the local
+    data now (``vlmhb import dataset``); a whole v0.1 tree is listed without reading it."""
     text = str(folder)
     hf = None if text.startswith("s3://") else hf_source(text, hub)
     if hf is not None:
@@ -209,7 +215,7 @@ def dataset_entry(
         default_name = source.removeprefix("hf://").partition("@")[0].rsplit("/", 1)[-1]
         return hf_dataset_entry(
             source,
-            task,
+            task or "vqa",
             name or Path(default_name).stem,
             fields,
             config=config,
@@ -229,28 +235,104 @@ def dataset_entry(
                 "package": "vlmhb-dataset-factory",
                 "iterator": "vqa-csv",
                 "source": text,
-                "task": task,
+                "task": task or "vqa",
             },
         )
     folder = Path(folder).resolve()
-    if (folder / "annotation.csv").is_file():
-        iterator = "vqa-csv"
-    elif (folder / "jsons").is_dir():
-        iterator = "fields-json"
-    else:
-        raise V01Error(f"{folder}: expected annotation.csv (VQA) or jsons/ beside images/ (fields)")
+    iterator = local_iterator(folder)
+    counted = f" ({check_local_dataset(iterator, folder)} samples)" if check else ""
     return PlannedEntry(
         "datasets",
-        slug(name or folder.name),
+        slug(name or (folder.stem if folder.is_file() else folder.name)),
         {
-            "description": f"Imported from {folder}",
+            "description": f"Imported from {folder}{counted}",
             "package": "vlmhb-dataset-factory",
             "iterator": iterator,
             "source": str(folder),
-            "task": task,
+            "task": task or DEFAULT_TASKS[iterator],
             "metadata": {"imported_from": str(folder)},
         },
     )
+
+
+LAYOUTS = (
+    "annotation.csv (VQA); images/ + jsons/ (v0.1 fields); a .jsonl records file (or a folder "
+    "with records.jsonl); or images (or PDFs) each with a same-named flat JSON"
+)
+DEFAULT_TASKS = {
+    "vqa-csv": "vqa",
+    "fields-json": "kie",
+    "jsonl": "kie",
+    "image-json": "kie",
+}
+"""The task a layout is annotated for unless ``--task`` says otherwise."""
+
+
+def local_iterator(path: Path) -> str:
+    """The dataset factory's iterator that reads a local folder or file."""
+    if path.is_file():
+        if path.suffix.lower() == ".jsonl":
+            return "jsonl"
+        raise V01Error(f"{path}: expected a folder or a .jsonl records file ({LAYOUTS})")
+    if (path / "annotation.csv").is_file():
+        return "vqa-csv"
+    if (path / "jsons").is_dir():
+        return "fields-json"
+    if (path / "records.jsonl").is_file():
+        return "jsonl"
+    if path.is_dir() and any(path.rglob("*.json")):
+        return "image-json"
+    raise V01Error(f"{path}: no dataset layout found; expected {LAYOUTS}")
+
+
+def check_local_dataset(iterator: str, path: Path) -> int:
+    """Read the whole dataset now, with the iterator the run will use, so a wrong layout fails
+    at import naming the file and the field, not at run time; returns the sample count."""
+    from vlmhb_dataset_factory import DatasetError, load_dataset
+
+    try:
+        dataset = load_dataset(iterator, path)
+    except (DatasetError, OSError) as exc:
+        raise V01Error(f"not imported: {exc}") from None
+    count = len(list(dataset))
+    if not count:
+        raise V01Error(f"{path}: no samples found ({LAYOUTS})")
+    return count
+
+
+DEFAULT_PROMPTS = {"kie": "kie-fields", "vqa": "vqa-question"}
+"""The prompt a benchmark of a task uses unless ``--prompt`` says otherwise."""
+
+
+def benchmark_entries(
+    dataset: PlannedEntry, models: list[str], prompt: str | None = None
+) -> list[PlannedEntry]:
+    """One run entry per model on ``dataset`` and an experiment of the same name listing
+    them, so ``vlmhb run <name>`` benchmarks an imported dataset."""
+    task = dataset.data["task"]
+    prompt = prompt or DEFAULT_PROMPTS.get(task)
+    if prompt is None:
+        raise V01Error(f"--prompt: no default prompt for task {task!r}; name a prompt entry")
+    if not models or not all(models):
+        raise V01Error("--models: expected model entry names separated by commas")
+    runs = [
+        PlannedEntry(
+            "runs",
+            slug(f"{dataset.name}__{model}"),
+            {"task": task, "model": model, "dataset": dataset.name, "prompt": prompt},
+        )
+        for model in models
+    ]
+    experiment = PlannedEntry(
+        "experiments",
+        dataset.name,
+        {
+            "description": f"{', '.join(models)} on {dataset.name} (vlmhb import dataset)",
+            "runs": [r.name for r in runs],
+            "reports": ["leaderboard", "html-report"],
+        },
+    )
+    return [*runs, experiment]
 
 
 def _cer_column(path: Path) -> dict[str, float]:
@@ -310,7 +392,7 @@ def dataset_entries(data_dirs: Path, notes: list[str]) -> list[PlannedEntry]:
                 )
                 continue
             try:
-                entries.append(dataset_entry(folder, task))
+                entries.append(dataset_entry(folder, task, check=False))
             except V01Error as exc:
                 notes.append(f"skipped {exc}")
     return entries

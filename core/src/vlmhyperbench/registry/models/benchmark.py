@@ -38,12 +38,19 @@ class TaskOutput(BaseModel):
     json_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema every answer must satisfy (kind: json)."
     )
+    schema_from_fields: bool = Field(
+        default=False,
+        description="kind json: derive the JSON Schema from the dataset's fields (every field "
+        "the samples have, required, its observed type or null) instead of json_schema.",
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> TaskOutput:
-        if self.kind == "json":
+        if self.schema_from_fields and (self.kind != "json" or self.json_schema is not None):
+            raise ValueError("schema_from_fields needs kind 'json' and no json_schema")
+        if self.kind == "json" and not self.schema_from_fields:
             if self.json_schema is None:
-                raise ValueError("output kind 'json' needs json_schema")
+                raise ValueError("output kind 'json' needs json_schema (or schema_from_fields)")
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
 
@@ -66,6 +73,12 @@ class TaskEntry(Entry):
     input: TaskInput = Field(default_factory=TaskInput)
     output: TaskOutput
     default_metrics: list[str] = Field(default_factory=list)
+    main_metric: str | None = Field(
+        default=None,
+        description="The metric that decides between runs of this task (one of "
+        "default_metrics): the dashboard's best run, the quality-vs-latency figure, the worst "
+        "samples. Without it the first quality metric listed decides.",
+    )
     frameworks: list[str] = Field(
         default_factory=list,
         description="Frameworks whose models can run it (empty: any); a run pairing it with a "
@@ -192,6 +205,21 @@ class DatasetGenerator(BaseModel):
         return _check_import_path(value)
 
 
+class PdfRendering(BaseModel):
+    """How a dataset's PDF items (a PDF, or ``doc.pdf#page=N``) become page images at sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dpi: int = Field(default=144, ge=1, le=1200, description="Rendering resolution.")
+    max_pages: int = Field(default=8, ge=1, description="Pages rendered per PDF item, at most.")
+    max_pixels: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="Pixels (width x height) per page, at most: a larger page renders at a "
+        "lower DPI (the DPI used is recorded per sample).",
+    )
+
+
 class DatasetEntry(Entry):
     package: str = Field(description="Package entry name that provides the iterator.")
     iterator: str = Field(description="Entry-point name in the group vlmhyperbench.datasets.")
@@ -215,6 +243,10 @@ class DatasetEntry(Entry):
         description="Fingerprint of the prepared dataset: the sync stage refuses other data.",
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    pdf: PdfRendering = Field(
+        default_factory=PdfRendering,
+        description="PDF items: DPI, page cap, pixel budget (part of the dataset's identity).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetEntry:
