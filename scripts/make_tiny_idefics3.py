@@ -268,8 +268,7 @@ def _write_processor(out_dir: Path) -> None:
         json.dumps(preprocessor, indent=2) + "\n", encoding="utf-8"
     )
     (out_dir / "processor_config.json").write_text(
-        json.dumps({"processor_class": "Idefics3Processor", "image_seq_len": IMAGE_SEQ_LEN})
-        + "\n",
+        json.dumps({"processor_class": "Idefics3Processor", "image_seq_len": IMAGE_SEQ_LEN}) + "\n",
         encoding="utf-8",
     )
     (out_dir / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
@@ -299,7 +298,9 @@ def check(out_dir: Path) -> dict:
     ]
     prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     image = Image.new("RGB", (120, 80), (200, 30, 30))
-    inputs = processor(text=[prompt], images=[[image]], return_tensors="pt", add_special_tokens=False)
+    inputs = processor(
+        text=[prompt], images=[[image]], return_tensors="pt", add_special_tokens=False
+    )
     input_ids = inputs["input_ids"][0].tolist()
     with torch.no_grad():
         generated = model.generate(**inputs, max_new_tokens=5, do_sample=False)
