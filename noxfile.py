@@ -200,7 +200,7 @@ def _has_distributions(
 @nox.session(name="smoke-vllm", python="3.11", venv_backend="venv")
 def smoke_vllm(session: nox.Session) -> None:
     """vLLM's CPU engine for real: the tiny random Idefics3 served by ``vlmhb-serve --backend
-    vllm`` and driven by the openai client (adapters/vllm-adapter/tests/test_cpu_engine.py),
+    vllm`` and driven by the openai client (adapters/vllm-adapter/tests/test_served_engine.py),
     then the smoke-vllm experiment through the whole pipeline with a ``vllm`` model entry.
 
     Exports VLMHB_VLLM_PYTHON (this venv's python, with vLLM) and VLMHB_TINY_VLLM_MODEL (the
@@ -233,7 +233,7 @@ def smoke_vllm(session: nox.Session) -> None:
         "python",
         "-m",
         "pytest",
-        str(PACKAGES["vllm-adapter"] / "tests" / "test_cpu_engine.py"),
+        str(PACKAGES["vllm-adapter"] / "tests" / "test_served_engine.py"),
         "-v",
         "-s",
         "-p",

@@ -100,11 +100,15 @@ def _until_eos(row: list[int], eos: set[int]) -> int:
     return len(row)
 
 
-async def through_wrapper(url: str, batch: int, tokens: int, rounds: int) -> tuple[float, int]:
+async def through_wrapper(
+    url: str, batch: int, tokens: int, rounds: int, model: str = "transformers"
+) -> tuple[float, int]:
+    """Median tokens/s of ``batch`` concurrent image requests to a served ``model`` (its id or
+    its backend's name), and tokens per round (also used by bench_vllm.py)."""
     headers = {"X-API-Key": KEY}
     bodies = [
         {
-            "model": "transformers",
+            "model": model,
             "messages": [
                 {
                     "role": "user",

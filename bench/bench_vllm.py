@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import importlib.util
 import io
 import os
@@ -41,9 +40,9 @@ from vlmhb_api_wrapper.testing import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _result import emit, figure
+from bench_transformers import KEY, image_png, question, through_wrapper
 
 GOAL = 0.9
-KEY = "bench-key-not-secret"
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = {"dtype": "float32", "max_model_len": 1024, "limit_mm_per_prompt": {"image": 1}}
 
@@ -59,16 +58,6 @@ def ensure_tiny(path: Path) -> Path:
     spec.loader.exec_module(module)
     module.build(path, seed=0)
     return path
-
-
-def image_png(i: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (224, 160), (40 * i % 255, 90, 200)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def question(i: int) -> str:
-    return f"Документ {i}: напиши Фамилия, Имя и Дата рождения."
 
 
 def offline(model_dir: Path, batch: int, tokens: int, rounds: int) -> tuple[float, int]:
@@ -96,45 +85,6 @@ def offline(model_dir: Path, batch: int, tokens: int, rounds: int) -> tuple[floa
         if round_:  # the first is a warm-up
             speeds.append(produced / (time.perf_counter() - started))
     del llm
-    return statistics.median(speeds), produced
-
-
-async def through_wrapper(url: str, batch: int, tokens: int, rounds: int) -> tuple[float, int]:
-    bodies = [
-        {
-            "model": "served",
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "image_url",
-                            "image_url": {
-                                "url": "data:image/png;base64,"
-                                + base64.b64encode(image_png(i)).decode()
-                            },
-                        },
-                        {"type": "text", "text": question(i)},
-                    ],
-                }
-            ],
-            "max_tokens": tokens,
-            "temperature": 0,
-        }
-        for i in range(batch)
-    ]
-    speeds, produced = [], 0
-    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=600) as client:
-        for round_ in range(rounds + 1):
-            started = time.perf_counter()
-            answers = await asyncio.gather(
-                *(client.post("/v1/chat/completions", json=body) for body in bodies)
-            )
-            for answer in answers:
-                answer.raise_for_status()
-            produced = sum(a.json()["usage"]["completion_tokens"] for a in answers)
-            if round_:
-                speeds.append(produced / (time.perf_counter() - started))
     return statistics.median(speeds), produced
 
 

@@ -40,9 +40,16 @@ AutoModelForImageTextToText), checks the BOS, the image tokens and runs a short 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tiny_checkpoint import (
+    added_tokens_decoder,
+    padded_vocab_size,
+    train_byte_level_bpe,
+    write_json,
+)
 
 BOS, EOS, PAD = "<|im_start|>", "<end_of_utterance>", "<|endoftext|>"
 FAKE_IMAGE, IMAGE, GLOBAL_IMAGE = "<fake_token_around_image>", "<image>", "<global-img>"
@@ -116,19 +123,9 @@ INITIALIZER_RANGE = 0.2
 
 def train_tokenizer(vocab_size: int = 800):
     """A byte-level BPE trained on CORPUS; the post-processor prepends the BOS to every text."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import processors
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    lines = [line for line in CORPUS.splitlines() if line.strip()]
-    tokenizer.train_from_iterator(lines * 4, trainer=trainer)
+    tokenizer = train_byte_level_bpe(CORPUS, SPECIAL_TOKENS, vocab_size)
     bos_id = tokenizer.token_to_id(BOS)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
@@ -145,7 +142,7 @@ def build(out_dir: Path, seed: int = 0) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer()
     ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
-    vocab_size = ((tokenizer.get_vocab_size() + 63) // 64) * 64  # padded, as real ones are
+    vocab_size = padded_vocab_size(tokenizer)
     config = {
         "architectures": ["Idefics3ForConditionalGeneration"],
         "model_type": "idefics3",
@@ -169,7 +166,7 @@ def build(out_dir: Path, seed: int = 0) -> dict:
         },
         "vision_config": {**VISION, "initializer_range": INITIALIZER_RANGE},
     }
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    write_json(out_dir / "config.json", config)
 
     torch.manual_seed(seed)
     model = Idefics3ForConditionalGeneration(Idefics3Config.from_pretrained(out_dir))
@@ -182,18 +179,14 @@ def build(out_dir: Path, seed: int = 0) -> dict:
                 tensor.copy_(torch.randn(tensor.shape, generator=generator) * INITIALIZER_RANGE)
     state = {key: value.contiguous() for key, value in model.state_dict().items()}
     save_file(state, out_dir / "model.safetensors", metadata={"format": "pt"})
-    (out_dir / "generation_config.json").write_text(
-        json.dumps(
-            {
-                "bos_token_id": ids[BOS],
-                "eos_token_id": ids[EOS],
-                "pad_token_id": ids[PAD],
-                "do_sample": False,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_json(
+        out_dir / "generation_config.json",
+        {
+            "bos_token_id": ids[BOS],
+            "eos_token_id": ids[EOS],
+            "pad_token_id": ids[PAD],
+            "do_sample": False,
+        },
     )
     _write_tokenizer(out_dir, tokenizer)
     _write_processor(out_dir)
@@ -202,17 +195,7 @@ def build(out_dir: Path, seed: int = 0) -> dict:
 
 def _write_tokenizer(out_dir: Path, tokenizer) -> None:
     tokenizer.save(str(out_dir / "tokenizer.json"))
-    added = {
-        str(tokenizer.token_to_id(token)): {
-            "content": token,
-            "lstrip": False,
-            "normalized": False,
-            "rstrip": False,
-            "single_word": False,
-            "special": True,
-        }
-        for token in SPECIAL_TOKENS
-    }
+    added = added_tokens_decoder(tokenizer, SPECIAL_TOKENS)
     extra = [FAKE_IMAGE, IMAGE, EOS, GLOBAL_IMAGE]
     tokenizer_config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
@@ -228,22 +211,16 @@ def _write_tokenizer(out_dir: Path, tokenizer) -> None:
         "model_max_length": TEXT["max_position_embeddings"],
         "chat_template": CHAT_TEMPLATE,
     }
-    (out_dir / "tokenizer_config.json").write_text(
-        json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    (out_dir / "special_tokens_map.json").write_text(
-        json.dumps(
-            {
-                "bos_token": BOS,
-                "eos_token": EOS,
-                "pad_token": PAD,
-                "unk_token": PAD,
-                "additional_special_tokens": extra,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_json(out_dir / "tokenizer_config.json", tokenizer_config)
+    write_json(
+        out_dir / "special_tokens_map.json",
+        {
+            "bos_token": BOS,
+            "eos_token": EOS,
+            "pad_token": PAD,
+            "unk_token": PAD,
+            "additional_special_tokens": extra,
+        },
     )
 
 
@@ -264,12 +241,10 @@ def _write_processor(out_dir: Path) -> None:
         "do_image_splitting": False,
         "max_image_size": {"longest_edge": IMAGE_SIZE},
     }
-    (out_dir / "preprocessor_config.json").write_text(
-        json.dumps(preprocessor, indent=2) + "\n", encoding="utf-8"
-    )
-    (out_dir / "processor_config.json").write_text(
-        json.dumps({"processor_class": "Idefics3Processor", "image_seq_len": IMAGE_SEQ_LEN}) + "\n",
-        encoding="utf-8",
+    write_json(out_dir / "preprocessor_config.json", preprocessor)
+    write_json(
+        out_dir / "processor_config.json",
+        {"processor_class": "Idefics3Processor", "image_seq_len": IMAGE_SEQ_LEN},
     )
     (out_dir / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
 

@@ -1,7 +1,7 @@
 """The adapter defects of issue 26 that show without vLLM: each test failed before its fix.
 
 The engine is ``FakeAsyncEngine`` (see conftest), the test double for vLLM's engine; the same
-defects are checked against the real CPU engine in ``test_cpu_engine.py`` (``nox -s
+defects are checked against the real CPU engine in ``test_served_engine.py`` (``nox -s
 smoke-vllm``).
 """
 
@@ -148,6 +148,17 @@ def test_the_largest_accepted_gpu_share_leaves_the_server_ready() -> None:
     watchdog.check()
     assert watchdog.reason is None
     assert ServerSettings().gpu_memory_limit_fraction == DEFAULT_GPU_MEMORY_LIMIT_FRACTION
+
+
+def test_constrained_json_uses_a_grammar_engine_that_keeps_strings_json() -> None:
+    """xgrammar (vLLM's "auto" choice) lets raw control characters into JSON strings
+    (seen: ``{"surname": " Мести\x05"...}``); llguidance does not. test_served_engine.py
+    parses 12 sampled answers strictly to check it on the engine."""
+    assert parse_config({"model": "m"}).engine_kwargs()["structured_outputs_config"] == {
+        "backend": "guidance"
+    }
+    chosen = parse_config({"model": "m", "structured_outputs_backend": "xgrammar"})
+    assert chosen.engine_kwargs()["structured_outputs_config"] == {"backend": "xgrammar"}
 
 
 def test_engine_pins_are_the_tested_range_and_python_matches() -> None:

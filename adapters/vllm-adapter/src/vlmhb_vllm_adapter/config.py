@@ -22,7 +22,16 @@ Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
 MAX_GPU_MEMORY_UTILIZATION = round(DEFAULT_GPU_MEMORY_LIMIT_FRACTION - 0.04, 2)
 
 #: Adapter-level keys: consumed here, never passed to vLLM's AsyncEngineArgs.
-ADAPTER_KEYS = frozenset({"chat_template", "default_max_tokens", "engine_extra", "engine_args"})
+ADAPTER_KEYS = frozenset(
+    {
+        "chat_template",
+        "default_max_tokens",
+        "engine_extra",
+        "engine_args",
+        "structured_outputs_backend",
+    }
+)
+StructuredOutputsBackend = Literal["guidance", "xgrammar", "outlines", "lm-format-enforcer", "auto"]
 
 
 class ConfigError(ValueError):
@@ -65,6 +74,12 @@ class VllmModelConfig(BaseModel):
     default_max_tokens: int = Field(
         default=512, gt=0, description="max_tokens of a request that sets none."
     )
+    structured_outputs_backend: StructuredOutputsBackend = Field(
+        default="guidance",
+        description="vLLM's grammar engine for response_format. llguidance by default: "
+        "xgrammar's JSON strings admit raw control characters (U+0000-U+001F), which JSON "
+        "forbids, so a json_schema answer could fail a strict parser.",
+    )
 
     @field_validator("gpu_memory_utilization")
     @classmethod
@@ -95,7 +110,8 @@ class VllmModelConfig(BaseModel):
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``AsyncEngineArgs``: what was set, plus ``engine_extra``."""
         kwargs = self.model_dump(exclude=set(ADAPTER_KEYS), exclude_none=True)
-        kwargs.update(self.engine_extra)
+        kwargs["structured_outputs_config"] = {"backend": self.structured_outputs_backend}
+        kwargs.update(self.engine_extra)  # a full structured_outputs_config there wins
         return kwargs
 
 

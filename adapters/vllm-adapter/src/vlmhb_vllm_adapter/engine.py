@@ -135,8 +135,15 @@ def load_vllm_engine(config: VllmModelConfig) -> LoadedEngine:
             "VLLM_TARGET_DEVICE=cpu)"
         )
     render = _chat_template_renderer(config)
+    kwargs = config.engine_kwargs()
+    if isinstance(kwargs.get("structured_outputs_config"), dict):  # vLLM takes only its class
+        from vllm.config import StructuredOutputsConfig
+
+        kwargs["structured_outputs_config"] = StructuredOutputsConfig(
+            **kwargs["structured_outputs_config"]
+        )
     try:
-        engine_args = vllm.AsyncEngineArgs(**config.engine_kwargs())
+        engine_args = vllm.AsyncEngineArgs(**kwargs)
     except TypeError as exc:
         raise ConfigError(
             f"vllm model config: AsyncEngineArgs rejected an argument: {exc}"

