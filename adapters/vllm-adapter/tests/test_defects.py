@@ -161,6 +161,20 @@ def test_constrained_json_uses_a_grammar_engine_that_keeps_strings_json() -> Non
     assert chosen.engine_kwargs()["structured_outputs_config"] == {"backend": "xgrammar"}
 
 
+def test_model_folder_may_name_environment_variables(tmp_path, monkeypatch) -> None:
+    """Registry entries say ``model: ${VLMHB_WORKDIR}/models/...``: vLLM read that literally
+    and refused it as a malformed hub id."""
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    monkeypatch.setenv("VLMHB_WORKDIR", str(tmp_path))
+    config = parse_config({"model": "${VLMHB_WORKDIR}/models/tiny"})
+    assert config.engine_kwargs()["model"] == str(tmp_path / "models" / "tiny")
+    monkeypatch.delenv("VLMHB_WORKDIR")
+    with pytest.raises(ConfigError, match="environment variable in it is not set"):
+        parse_config({"model": "${VLMHB_WORKDIR}/models/tiny"})
+    assert "is not a folder" in parse_config({"model": str(tmp_path / "no")}).local_folder_problem()
+    assert parse_config({"model": "Qwen/Qwen2-VL-2B-Instruct"}).local_folder_problem() is None
+
+
 def test_engine_pins_are_the_tested_range_and_python_matches() -> None:
     meta = importlib.metadata.metadata("vlmhb-vllm-adapter")
     requires = [Requirement(r) for r in importlib.metadata.requires("vlmhb-vllm-adapter") or []]

@@ -8,6 +8,8 @@ newer vLLM option never needs a release of this package.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -80,6 +82,27 @@ class VllmModelConfig(BaseModel):
         "xgrammar's JSON strings admit raw control characters (U+0000-U+001F), which JSON "
         "forbids, so a json_schema answer could fail a strict parser.",
     )
+
+    @field_validator("model", "tokenizer")
+    @classmethod
+    def _local_paths_expanded(cls, value: str | None) -> str | None:
+        """``~`` and ``$VARS`` expanded (registry entries say ``${VLMHB_WORKDIR}/models/...``,
+        which vLLM would take literally, as a malformed hub id)."""
+        if value is None:
+            return None
+        expanded = os.path.expandvars(os.path.expanduser(value))
+        if "$" in expanded:
+            raise ValueError(f"{value!r}: an environment variable in it is not set")
+        return expanded
+
+    def local_folder_problem(self) -> str | None:
+        """Why ``model`` cannot load, when it is a path (not a hub id) that is not a folder."""
+        if self.model.startswith(("/", "./", "../")) and not Path(self.model).is_dir():
+            return (
+                f"vllm model config: field 'model': {self.model!r} is not a folder (the weights "
+                "must be a local folder of a checkpoint)"
+            )
+        return None
 
     @field_validator("gpu_memory_utilization")
     @classmethod

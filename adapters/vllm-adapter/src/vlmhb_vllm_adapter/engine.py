@@ -134,6 +134,9 @@ def load_vllm_engine(config: VllmModelConfig) -> LoadedEngine:
             "False): run this backend on a GPU machine (or a CPU build of vLLM with "
             "VLLM_TARGET_DEVICE=cpu)"
         )
+    problem = config.local_folder_problem()
+    if problem is not None:
+        raise ConfigError(problem)
     render = _chat_template_renderer(config)
     kwargs = config.engine_kwargs()
     if isinstance(kwargs.get("structured_outputs_config"), dict):  # vLLM takes only its class
