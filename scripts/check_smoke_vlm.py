@@ -33,12 +33,16 @@ def main(workdir: str, experiment: str = "smoke-vlm") -> int:
             problems.append(
                 f"{label}: structural_fidelity {row.get('structural_fidelity')!r}, not 1.0"
             )
-    if not any(r["task"] == "passport-fields" for r in rows):
+    # smoke-vllm checks constrained JSON on the served engine instead (see its experiment)
+    if experiment == "smoke-vlm" and not any(r["task"] == "passport-fields" for r in rows):
         problems.append("no passport-fields run in the leaderboard")
     for problem in problems:
         print(f"{experiment}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{experiment}: {len(rows)} runs ok; constrained JSON valid on every passport")
+        passports = sum(r["task"] == "passport-fields" for r in rows)
+        print(
+            f"{experiment}: {len(rows)} runs ok; constrained JSON valid on {passports} passport runs"
+        )
     return 1 if problems else 0
 
 
