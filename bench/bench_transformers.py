@@ -137,7 +137,8 @@ async def through_wrapper(
                 *(client.post("/v1/chat/completions", json=body) for body in bodies)
             )
             for answer in answers:
-                answer.raise_for_status()
+                if answer.status_code != 200:
+                    raise SystemExit(f"HTTP {answer.status_code} from {url}: {answer.text[:500]}")
             produced = sum(a.json()["usage"]["completion_tokens"] for a in answers)
             if round_:
                 speeds.append(produced / (time.perf_counter() - started))

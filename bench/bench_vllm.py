@@ -123,7 +123,7 @@ def measure_served(
 ) -> tuple[float, int]:
     server, url = serve(backend, config, args.batch, folder)
     try:
-        return asyncio.run(through_wrapper(url, args.batch, args.tokens, args.rounds))
+        return asyncio.run(through_wrapper(url, args.batch, args.tokens, args.rounds, backend))
     finally:
         server.terminate()
         server.wait(timeout=60)
