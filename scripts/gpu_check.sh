@@ -35,15 +35,21 @@ mkdir -p "$WORKDIR/models" "$WORKDIR/overlay/models" "$WORKDIR/results"
 
 echo "== 1. environment"
 [ -x "$PY" ] || uv venv -q --python 3.11 "$VENV"
-uv pip install -q --python "$PY" vllm \
+uv pip install -q --python "$PY" \
     -e "$ROOT/dependency-injector" -e "$ROOT/data-layer" -e "$ROOT/core" \
-    -e "$ROOT/adapters/api-wrapper" -e "$ROOT/adapters/vllm-adapter" \
+    -e "$ROOT/adapters/api-wrapper" -e "$ROOT/adapters/vllm-adapter[engine,test]" \
     -e "$ROOT/adapters/transformers-adapter" -e "$ROOT/adapters/deepseek-adapter"
 "$PY" -c "import torch, vllm; assert torch.cuda.is_available(); print('vllm', vllm.__version__, 'torch', torch.__version__)"
 
 echo "== 2. tiny checkpoint"
 TINY="$WORKDIR/models/tiny-qwen2-vl"
 [ -f "$TINY/model.safetensors" ] || "$PY" "$ROOT/scripts/make_tiny_qwen2vl.py" "$TINY"
+
+echo "== 2b. the CPU smoke's served checks on the GPU build (tiny Idefics3, openai client)"
+TINY_IDEFICS3="$WORKDIR/models/tiny-idefics3"
+[ -f "$TINY_IDEFICS3/model.safetensors" ] || "$PY" "$ROOT/scripts/make_tiny_idefics3.py" "$TINY_IDEFICS3"
+VLMHB_TINY_VLLM_MODEL="$TINY_IDEFICS3" VLMHB_SMOKE_VLLM_OUT="$WORKDIR/results" \
+    "$PY" -m pytest "$ROOT/adapters/vllm-adapter/tests/test_served_engine.py" -v -s -p no:cacheprovider
 
 echo "== 3. smoke experiments on vLLM (and DeepSeek)"
 smoke() {  # smoke <name> <framework> <model.yaml body>: the smoke-vlm matrix on another model

@@ -36,6 +36,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tiny_checkpoint import added_tokens_decoder, padded_vocab_size, train_byte_level_bpe
+
 SPECIAL_TOKENS = [
     "<|endoftext|>",
     "<|im_start|>",
@@ -116,20 +119,10 @@ MIN_PIXELS, MAX_PIXELS = 56 * 56, 448 * 448
 
 def train_tokenizer(vocab_size: int = 1000):
     """A byte-level BPE (as Qwen's) trained on CORPUS; special tokens get ids 0..13."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import processors
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer = train_byte_level_bpe(CORPUS, SPECIAL_TOKENS, vocab_size)
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    lines = [line for line in CORPUS.splitlines() if line.strip()]
-    tokenizer.train_from_iterator(lines * 4, trainer=trainer)
     return tokenizer
 
 
@@ -142,7 +135,7 @@ def build(out_dir: Path, seed: int = 0) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer()
     ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
-    vocab_size = ((tokenizer.get_vocab_size() + 63) // 64) * 64  # padded, as real ones are
+    vocab_size = padded_vocab_size(tokenizer)
 
     config = {
         "architectures": ["Qwen2VLForConditionalGeneration"],
@@ -208,17 +201,7 @@ def _published_key(key: str) -> str:
 def _write_tokenizer(out_dir: Path, tokenizer) -> None:
     tokenizer.save(str(out_dir / "tokenizer.json"))
     tokenizer.model.save(str(out_dir))  # vocab.json + merges.txt, for slow-tokenizer readers
-    added = {
-        str(tokenizer.token_to_id(token)): {
-            "content": token,
-            "lstrip": False,
-            "normalized": False,
-            "rstrip": False,
-            "single_word": False,
-            "special": True,
-        }
-        for token in SPECIAL_TOKENS
-    }
+    added = added_tokens_decoder(tokenizer, SPECIAL_TOKENS)
     tokenizer_config = {
         "tokenizer_class": "Qwen2Tokenizer",
         "added_tokens_decoder": added,

@@ -18,6 +18,7 @@ from conftest import (
     png_bytes,
     start,
 )
+from vlmhb_api_wrapper import GenerationResult
 
 
 def chat(url: str, body: dict, headers: dict | None = None) -> httpx.Response:
@@ -351,6 +352,32 @@ def test_unbatched_backend_error_is_500_and_server_survives():
         assert answer.status_code == 500
         assert "engine exploded" in answer.json()["error"]["message"]
         assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_request_the_backend_refuses_is_400_and_the_sdk_does_not_retry_it():
+    """A client error (here: more images than the model takes) must not be a 500: the OpenAI
+    SDK retries 500s, so one bad request used to reach the backend three times."""
+
+    class Refusing(EchoBackend):
+        async def generate(self, batch):
+            self.batches.append(len(batch))
+            return [
+                GenerationResult.refused("3 images, but the model takes at most 2 (limit_mm)")
+                for _ in batch
+            ]
+
+    backend = Refusing()
+    with start(backend) as server:
+        server.wait_ready(AUTH)
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=2)
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(
+                model="echo-1", messages=[{"role": "user", "content": "three images"}]
+            )
+        assert refused.value.status_code == 400
+        assert "at most 2 (limit_mm)" in refused.value.message
+        assert backend.batches == [1]  # asked once: a 400 is not retried
+        assert httpx.get(f"{server.url}/ready", headers=AUTH).status_code == 200
 
 
 def test_out_of_memory_in_generate_marks_not_ready():

@@ -83,16 +83,30 @@ class FakeAsyncEngine:
     answer_tokens: int = 3
     finish_reason: str = "stop"
     fail_on: set[str] = field(default_factory=set)
+    #: request-id prefix -> what vLLM raises for a request it refuses as sent
+    refuse: dict[str, BaseException] = field(default_factory=dict)
     submitted: list[tuple[dict[str, Any], Any, str]] = field(default_factory=list)
+    tokenization: list[dict[str, Any] | None] = field(default_factory=list)
     max_in_flight: int = 0
     shut_down: bool = False
     _in_flight: int = 0
     _all_in: asyncio.Event | None = None
 
-    async def generate(self, prompt: dict[str, Any], sampling_params: Any, request_id: str):
+    async def generate(
+        self,
+        prompt: dict[str, Any],
+        sampling_params: Any,
+        request_id: str,
+        *,
+        tokenization_kwargs: dict[str, Any] | None = None,
+    ):
+        for prefix, error in self.refuse.items():
+            if request_id.startswith(prefix):  # vLLM validates before it queues anything
+                raise error
         if self._all_in is None:
             self._all_in = asyncio.Event()
         self.submitted.append((prompt, sampling_params, request_id))
+        self.tokenization.append(tokenization_kwargs)
         self._in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         if self._in_flight >= self.expect_concurrent:

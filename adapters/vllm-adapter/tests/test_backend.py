@@ -185,4 +185,3 @@ def test_registered_as_the_vllm_backend() -> None:
     backend = found["vllm"].load()()
     assert isinstance(backend, VllmBackend) and isinstance(backend, Backend)
     assert backend.name == "vllm" and backend.supports_batching is True
-    assert backend.default_config()["model"]

@@ -26,12 +26,17 @@ from vlmhb_api_wrapper.registry import (
     find_backend,
     register_backend,
 )
-from vlmhb_api_wrapper.settings import DEFAULT_MAX_IMAGE_PIXELS, ServerSettings
+from vlmhb_api_wrapper.settings import (
+    DEFAULT_GPU_MEMORY_LIMIT_FRACTION,
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ServerSettings,
+)
 from vlmhb_api_wrapper.testing import ServerThread
 from vlmhb_api_wrapper.watchdog import ParentWatch
 
 __all__ = [
     "BACKENDS_ENTRY_POINT_GROUP",
+    "DEFAULT_GPU_MEMORY_LIMIT_FRACTION",
     "DEFAULT_MAX_IMAGE_PIXELS",
     "LATENCY_HEADER",
     "ApiError",

@@ -456,9 +456,13 @@ def create_app(
             latency, result.prompt_tokens, result.completion_tokens, ok=result.error is None
         )
         if result.error is not None:
+            if result.error_kind == "request":  # the client's to fix: 400, never retried
+                status, message = 400, f"invalid request: {result.error}"
+            else:
+                status, message = 500, f"backend failed on this request: {result.error}"
             return JSONResponse(
-                error_body(500, f"backend failed on this request: {result.error}"),
-                status_code=500,
+                error_body(status, server.masker.mask(message)),
+                status_code=status,
                 headers={LATENCY_HEADER: f"{latency:.6f}"},
             )
         message: dict[str, Any] = {"role": "assistant", "content": result.text}

@@ -73,6 +73,17 @@ class GenerationResult(BaseModel):
         description="Tokens of the reasoning, part of completion_tokens; None when unknown "
         "(sent as usage.completion_tokens_details.reasoning_tokens, as OpenAI does).",
     )
+    error_kind: Literal["backend", "request"] = Field(
+        default="backend",
+        description="Who is at fault when ``error`` is set: 'request' is the client's (more "
+        "images than the model takes, a schema the engine refuses) and is answered 400, which "
+        "clients do not retry; 'backend' is the server's (500, which the OpenAI SDK retries).",
+    )
+
+    @classmethod
+    def refused(cls, message: str) -> GenerationResult:
+        """A request the backend cannot run as sent: the message names the field or limit."""
+        return cls(text="", finish_reason="error", error=message, error_kind="request")
 
 
 @runtime_checkable

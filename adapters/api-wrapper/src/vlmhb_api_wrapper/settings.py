@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 #: Keys shorter than this are accepted with a warning (short values are not masked in logs).
 MIN_RECOMMENDED_KEY_LENGTH = 16
+#: GPU memory in use (as NVML reports it, every process's) above which the watchdog marks the
+#: server not ready. An engine that reserves a share of the GPU up front (vLLM's
+#: ``gpu_memory_utilization``) must stay below it, or /ready never turns 200.
+DEFAULT_GPU_MEMORY_LIMIT_FRACTION = 0.99
 
 
 class ServerSettings(BaseModel):
@@ -37,7 +41,7 @@ class ServerSettings(BaseModel):
     memory_limit_bytes: int | None = Field(
         default=None, gt=0, description="Process RSS above this marks the server not ready."
     )
-    gpu_memory_limit_fraction: float = Field(default=0.99, gt=0, le=1)
+    gpu_memory_limit_fraction: float = Field(default=DEFAULT_GPU_MEMORY_LIMIT_FRACTION, gt=0, le=1)
     sample_interval_s: float = Field(default=1.0, gt=0)
     watchdog_interval_s: float = Field(default=0.5, gt=0)
     batch_window_s: float = Field(default=0.005, ge=0)

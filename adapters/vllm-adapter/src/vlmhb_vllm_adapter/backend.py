@@ -15,8 +15,13 @@ from typing import Any, ClassVar
 
 from vlmhb_api_wrapper.backend import GenerationRequest, GenerationResult
 
-from vlmhb_vllm_adapter.config import VllmModelConfig, parse_config
-from vlmhb_vllm_adapter.engine import EngineUnavailable, LoadedEngine, load_vllm_engine
+from vlmhb_vllm_adapter.config import ConfigError, VllmModelConfig, parse_config
+from vlmhb_vllm_adapter.engine import (
+    CHAT_PROMPT_TOKENIZATION,
+    EngineUnavailable,
+    LoadedEngine,
+    load_vllm_engine,
+)
 from vlmhb_vllm_adapter.mapping import (
     RequestError,
     count_images,
@@ -26,16 +31,26 @@ from vlmhb_vllm_adapter.mapping import (
     to_chat_messages,
 )
 
-#: Served when the wrapper starts without a model config (the registry usually names one).
+#: Engine settings used when the wrapper starts without a model config. It names no model:
+#: a hub id would make an offline start hang on downloads and then fail deep inside vLLM,
+#: so the first load says which config is missing instead (see :data:`NO_MODEL`).
 DEFAULT_CONFIG: dict[str, Any] = {
-    "model": "Qwen/Qwen2-VL-2B-Instruct",
     "dtype": "bfloat16",
     "max_model_len": 8192,
     "gpu_memory_utilization": 0.85,
     "limit_mm_per_prompt": {"image": 4},
 }
+NO_MODEL = (
+    "vllm model config: field 'model': no model given. Start the server with "
+    "`vlmhb-serve --backend vllm --model-config FILE` (a YAML mapping with `model: "
+    "/path/to/weights`), or POST /v1/models/load with {'config': {'model': ...}}; the weights "
+    "are a local folder (a hub id works only where the model hub is reachable)"
+)
 
-_FINISH_REASONS = {"stop": "stop", "length": "length"}
+#: vLLM's finish reasons -> the wrapper's. ``repetition`` (vLLM 0.33: a repetition detector
+#: ended the answer) and ``stop`` both mean the answer ended by itself; ``abort`` and
+#: anything unknown are errors.
+_FINISH_REASONS = {"stop": "stop", "length": "length", "repetition": "stop"}
 
 
 class VllmBackend:
@@ -59,17 +74,21 @@ class VllmBackend:
         return dict(DEFAULT_CONFIG)
 
     async def load(self, config: dict[str, Any]) -> None:
+        if not config.get("model") and not (config.get("engine_args") or {}).get("model"):
+            raise ConfigError(NO_MODEL)
         parsed = parse_config(config)  # fails fast, before any GPU work
         if self._loaded is not None:
             await self.unload()
-        self._loaded = self._engine_loader(parsed)
+        # Starting vLLM takes seconds on a CPU and minutes on a GPU with real weights, all of
+        # it blocking: in a worker thread, so /health and /ready keep answering meanwhile.
+        self._loaded = await asyncio.to_thread(self._engine_loader, parsed)
         self._config = parsed
 
     async def unload(self) -> None:
         loaded, self._loaded, self._config = self._loaded, None, None
         if loaded is None:
             return
-        loaded.shutdown()
+        await asyncio.to_thread(loaded.shutdown)
         del loaded
         gc.collect()
         try:
@@ -93,14 +112,20 @@ class VllmBackend:
     ) -> GenerationResult:
         try:
             inputs, params = self._prepare(loaded, config, request)
-        except (RequestError, EngineUnavailable) as exc:
+        except EngineUnavailable as exc:
             return _error(f"request {request.request_id}: {exc}")
+        except (RequestError, *loaded.client_errors) as exc:  # e.g. a schema vLLM rejects
+            return GenerationResult.refused(f"request {request.request_id}: {exc}")
         # vLLM refuses two live requests with one id; the wrapper's ids need not be unique.
         engine_id = f"{request.request_id}-{uuid.uuid4().hex[:8]}"
         final = None
         try:
-            async for output in loaded.engine.generate(inputs, params, engine_id):
+            async for output in loaded.engine.generate(
+                inputs, params, engine_id, tokenization_kwargs=dict(CHAT_PROMPT_TOKENIZATION)
+            ):
                 final = output
+        except loaded.client_errors as exc:  # refused as sent: over a limit, a bad schema
+            return GenerationResult.refused(f"request {request.request_id}: {exc}")
         except Exception as exc:  # one failed request must not fail the batch
             return _error(f"request {request.request_id}: engine error: {exc}")
         if final is None or not final.outputs:
@@ -124,6 +149,7 @@ class VllmBackend:
         if n_images > limit:
             raise RequestError(
                 f"{n_images} images, but the model is loaded with limit_mm_per_prompt.image={limit}"
+                f" (at most {limit} image(s) per request)"
             )
         images = decode_images(request.messages)
         prompt = loaded.render_prompt(to_chat_messages(request.messages))

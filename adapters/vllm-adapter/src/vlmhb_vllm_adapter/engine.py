@@ -80,14 +80,28 @@ def detect_sampling_api(sampling_module: ModuleType | Any) -> SamplingApi:
     return SamplingApi(params_cls, None, None)
 
 
+#: How the backend has vLLM tokenize a rendered chat prompt. The chat template already writes
+#: the BOS token; vLLM tokenizes text prompts (multimodal ones included) with special tokens
+#: added, so a Llama-, Gemma- or SmolVLM-based prompt would start with two BOS tokens. vLLM's
+#: own chat server tokenizes chat prompts the same way (``default_chat_tok_params``).
+CHAT_PROMPT_TOKENIZATION: dict[str, Any] = {"add_special_tokens": False}
+
+
 @dataclass
 class LoadedEngine:
-    """Everything the backend needs once a model is up."""
+    """Everything the backend needs once a model is up.
+
+    ``client_errors`` are the exception types the engine raises for a request it refuses as
+    sent (more images than ``limit_mm_per_prompt``, a schema its grammar compiler rejects, a
+    prompt over ``max_model_len``): vLLM's ``VLLMClientError`` where it has one, else
+    ``ValueError`` (what older releases raised). The backend answers those 400, not 500.
+    """
 
     engine: Any
     render_prompt: Callable[[list[dict[str, Any]]], str]
     sampling: SamplingApi
     versions: dict[str, str] = field(default_factory=dict)
+    client_errors: tuple[type[BaseException], ...] = (ValueError,)
 
     def shutdown(self) -> None:
         stop = getattr(self.engine, "shutdown", None)
@@ -120,9 +134,19 @@ def load_vllm_engine(config: VllmModelConfig) -> LoadedEngine:
             "False): run this backend on a GPU machine (or a CPU build of vLLM with "
             "VLLM_TARGET_DEVICE=cpu)"
         )
+    problem = config.local_folder_problem()
+    if problem is not None:
+        raise ConfigError(problem)
     render = _chat_template_renderer(config)
+    kwargs = config.engine_kwargs()
+    if isinstance(kwargs.get("structured_outputs_config"), dict):  # vLLM takes only its class
+        from vllm.config import StructuredOutputsConfig
+
+        kwargs["structured_outputs_config"] = StructuredOutputsConfig(
+            **kwargs["structured_outputs_config"]
+        )
     try:
-        engine_args = vllm.AsyncEngineArgs(**config.engine_kwargs())
+        engine_args = vllm.AsyncEngineArgs(**kwargs)
     except TypeError as exc:
         raise ConfigError(
             f"vllm model config: AsyncEngineArgs rejected an argument: {exc}"
@@ -134,7 +158,18 @@ def load_vllm_engine(config: VllmModelConfig) -> LoadedEngine:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return LoadedEngine(engine, render, detect_sampling_api(sampling_module), versions)
+    return LoadedEngine(
+        engine, render, detect_sampling_api(sampling_module), versions, _client_errors()
+    )
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """vLLM's exception for a refused request (0.11+: ``vllm.exceptions.VLLMClientError``)."""
+    try:
+        from vllm.exceptions import VLLMClientError
+    except ImportError:
+        return (ValueError,)
+    return (VLLMClientError, ValueError)
 
 
 def _chat_template_renderer(config: VllmModelConfig) -> Callable[[list[dict[str, Any]]], str]:
