@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from .backend_parity import parity_markdown, report_parity
 from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS
 from .files import read_json, read_jsonl
 from .records import RunEntry
@@ -113,4 +114,5 @@ def write_leaderboard(out: Path, runs: list[RunEntry], workdir: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(out / "leaderboard.csv")
-    (out / "leaderboard.md").write_text(markdown(columns, rows), encoding="utf-8")
+    parity = parity_markdown(report_parity(workdir, runs))
+    (out / "leaderboard.md").write_text(markdown(columns, rows) + parity, encoding="utf-8")
