@@ -92,6 +92,7 @@ class StrictJsonMatcher:
     def __init__(self, schema: xgr.GrammarMatcher, strict: xgr.GrammarMatcher) -> None:
         self.schema = schema
         self.strict = strict
+        self._strict_mask: torch.Tensor | None = None  # reused: one allocation per answer
 
     def accept_token(self, token: int) -> bool:
         by_schema = self.schema.accept_token(token)
@@ -100,12 +101,11 @@ class StrictJsonMatcher:
 
     def fill_next_token_bitmask(self, bitmask: torch.Tensor, index: int = 0) -> None:
         self.schema.fill_next_token_bitmask(bitmask, index)
-        strict = xgr.allocate_token_bitmask(1, bitmask.shape[1] * 32)
-        self.strict.fill_next_token_bitmask(strict, 0)
-        bitmask[index] &= strict[0]
-
-    def fork(self) -> StrictJsonMatcher:
-        return StrictJsonMatcher(self.schema.fork(), self.strict.fork())
+        if self._strict_mask is None or self._strict_mask.shape[1] != bitmask.shape[1]:
+            self._strict_mask = torch.empty((1, bitmask.shape[1]), dtype=bitmask.dtype)
+        self._strict_mask.fill_(-1)  # all allowed, as allocate_token_bitmask gives it
+        self.strict.fill_next_token_bitmask(self._strict_mask, 0)
+        bitmask[index] &= self._strict_mask[0]
 
     def is_terminated(self) -> bool:
         return self.schema.is_terminated()
@@ -171,7 +171,7 @@ class GrammarFactory:
         """A matcher for one answer: the schema's grammar, guarded by strict JSON."""
         return StrictJsonMatcher(xgr.GrammarMatcher(grammar), xgr.GrammarMatcher(self.strict_json))
 
-    def allowed(self, matcher: StrictJsonMatcher) -> torch.Tensor:
+    def allowed(self, matcher: StrictJsonMatcher | xgr.GrammarMatcher) -> torch.Tensor:
         """Boolean mask of the tokens the matcher accepts next."""
         bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
         matcher.fill_next_token_bitmask(bitmask, 0)
@@ -179,12 +179,18 @@ class GrammarFactory:
         xgr.apply_token_bitmask_inplace(probe, bitmask)
         return torch.isfinite(probe[0])
 
-    def closing_length(self, matcher: StrictJsonMatcher, cursor: JsonCursor) -> int:
+    def closing_length(
+        self, matcher: StrictJsonMatcher | xgr.GrammarMatcher, cursor: JsonCursor
+    ) -> int:
         """Tokens closing mode needs to finish from the matcher's state (an estimate).
 
         Simulated on a fork: at each step the most closing token allowed (lowest id among
-        equals), until a stop token is the choice.
+        equals), until a stop token is the choice. Only the schema's grammar is simulated:
+        the strict JSON guard changes which tokens are taken, hardly how many, and
+        simulating it too would double the cost of the estimate.
         """
+        if isinstance(matcher, StrictJsonMatcher):
+            matcher = matcher.schema
         fork, cursor = matcher.fork(), cursor.copy()
         for steps in range(1, _SIMULATION_LIMIT + 1):
             if fork.is_terminated():
