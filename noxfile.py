@@ -58,11 +58,20 @@ def _project(folder: Path) -> dict:
 _BY_DISTRIBUTION = {_normalise(_project(f)["name"]): f for f in PACKAGES.values()}
 
 
-def _local_dependencies(folder: Path, seen: set[Path] | None = None) -> list[Path]:
-    """Sibling packages that ``folder`` depends on, dependencies first."""
+def _local_dependencies(
+    folder: Path, seen: set[Path] | None = None, extras: tuple[str, ...] = ()
+) -> list[Path]:
+    """Sibling packages that ``folder`` depends on (and those its ``extras`` name: a test that
+    drives a sibling's command), dependencies first."""
     seen = set() if seen is None else seen
     ordered: list[Path] = []
-    for requirement in _project(folder).get("dependencies", []):
+    project = _project(folder)
+    optional = project.get("optional-dependencies", {})
+    requirements = [
+        *project.get("dependencies", []),
+        *(r for e in extras for r in optional.get(e, [])),
+    ]
+    for requirement in requirements:
         name = _normalise(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0])
         sibling = _BY_DISTRIBUTION.get(name)
         if sibling is not None and sibling not in seen:
@@ -104,7 +113,8 @@ def package(session: nox.Session, name: str) -> None:
     target = f"{folder}[test]" if _has_test_extra(folder) else str(folder)
     if _needs_torch(folder):
         _cpu_torch(session)
-    session.install(*[str(dep) for dep in _local_dependencies(folder)], target)
+    siblings = _local_dependencies(folder, extras=("test",))
+    session.install(*[str(dep) for dep in siblings], target)
     session.chdir(folder)
     session.run("python", "-m", "pytest", "tests", *session.posargs)
 

@@ -50,3 +50,22 @@ async def test_deepseek_vl2_answers_a_batch() -> None:
         assert results[0].prompt_tokens > results[1].prompt_tokens  # image tokens counted
     finally:
         await backend.unload()
+
+
+def test_the_system_prompt_reaches_the_input_ids() -> None:
+    """The real processor on the prepared conversation: the system text is in the tokens."""
+    from vlmhb_deepseek_adapter import parse_config, prepare
+    from vlmhb_deepseek_adapter.runner import _patch_collections
+
+    _patch_collections()
+    from deepseek_vl2.models import DeepseekVLV2Processor
+
+    processor = DeepseekVLV2Processor.from_pretrained(os.environ["VLMHB_DEEPSEEK_VL2"])
+    config = parse_config({"model": os.environ["VLMHB_DEEPSEEK_VL2"]})
+    prepared = prepare(
+        request("r", message("system", "Answer in Russian."), message("user", "Say hello.")),
+        config,
+    )
+    inputs = processor(conversations=prepared.conversation, images=[], force_batchify=True)
+    text = processor.tokenizer.decode(inputs.input_ids[0].tolist())
+    assert "Answer in Russian." in text and text.index("Answer") < text.index("<|User|>")

@@ -27,18 +27,37 @@ def test_conversation_in_deepseek_vl2_format() -> None:
         VL2,
     )
     assert prepared.conversation == [
+        {"role": "system", "content": "You read passports."},
         {"role": "<|User|>", "content": "<image>\nWhat is this?"},
         {"role": "<|Assistant|>", "content": "A passport."},
         {"role": "<|User|>", "content": "Compare with\n<image>\nНапиши Фамилия"},
         {"role": "<|Assistant|>", "content": ""},
     ]
     assert [image.getpixel((0, 0)) for image in prepared.images] == [RED, GREEN]
-    assert prepared.system_prompt == "You read passports."
     assert prepared.prompt == "Compare with\n<image>\nНапиши Фамилия"
 
 
 def test_config_system_prompt_when_the_request_has_none() -> None:
-    assert prepare(request("r", message("user", "hi")), VL2).system_prompt == "default"
+    conversation = prepare(request("r", message("user", "hi")), VL2).conversation
+    assert conversation[0] == {"role": "system", "content": "default"}
+
+
+def test_the_system_prompt_is_a_turn_the_processor_tokenises() -> None:
+    """DeepSeek-VL2's processor builds input_ids from ``conversations`` alone (a first turn of
+    role ``system`` is encoded right after BOS); its ``system_prompt`` argument feeds only the
+    ``sft_format`` display string. So the system text must be in the conversation, once."""
+    prepared = prepare(
+        request("r", message("system", "Answer in Russian."), message("user", "hi")), VL2
+    )
+    turns = [turn["content"] for turn in prepared.conversation]
+    assert turns == ["Answer in Russian.", "hi", ""]
+    assert not hasattr(prepared, "system_prompt")  # nothing left for the display-only argument
+
+
+def test_no_system_turn_without_a_system_prompt() -> None:
+    no_default = parse_config({"model": "m"})
+    conversation = prepare(request("r", message("user", "hi")), no_default).conversation
+    assert [turn["role"] for turn in conversation] == ["<|User|>", "<|Assistant|>"]
 
 
 def test_sampling_settings() -> None:

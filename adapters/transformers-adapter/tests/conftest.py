@@ -22,7 +22,8 @@ from vlmhb_transformers_adapter import TransformersBackend
 BUILDER = Path(__file__).resolve().parents[3] / "scripts" / "make_tiny_qwen2vl.py"
 
 
-def _build(out_dir: Path) -> None:
+def build_tiny(out_dir: Path, seed: int = 0) -> None:
+    """The tiny Qwen2-VL of ``scripts/make_tiny_qwen2vl.py``, random weights from ``seed``."""
     if not BUILDER.is_file():
         raise RuntimeError(
             f"{BUILDER} not found: run the tests from the monorepo, or set VLMHB_TINY_QWEN2VL "
@@ -32,7 +33,7 @@ def _build(out_dir: Path) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.build(out_dir, seed=0)
+    module.build(out_dir, seed=seed)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if given:
         return Path(given)
     out_dir = tmp_path_factory.mktemp("checkpoints") / "tiny-qwen2-vl"
-    _build(out_dir)
+    build_tiny(out_dir)
     return out_dir
 
 

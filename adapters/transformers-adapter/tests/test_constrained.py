@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 import xgrammar as xgr
-from conftest import png, request, schema_format, user
+from conftest import build_tiny, png, request, schema_format, user
 from jsonschema import Draft202012Validator
 from vlmhb_transformers_adapter import JsonCursor, StructuredOutput, TransformersBackend
 
@@ -157,3 +158,84 @@ async def test_constrained_and_free_rows_share_a_batch(loaded_backend: Transform
     assert free.error is None and free.completion_tokens <= 5
     _valid(constrained.text, ENUMS)
     _valid(other.text, PATTERNS)
+
+
+BOUNDED = {  # length-bounded strings: xgrammar 0.2.9's rule for them admits control characters
+    "type": "object",
+    "properties": {
+        "surname": {"type": "string", "maxLength": 24},
+        "number": {"type": "string", "minLength": 1, "maxLength": 12},
+        "note": {"type": "string", "minLength": 2},
+    },
+    "required": ["surname", "number", "note"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["seed1", "seed2"])
+def other_seed_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Tiny Qwen2-VLs with other random weights: other favourite tokens under the grammar."""
+    folder = tmp_path_factory.mktemp(f"seed{request.param}") / "tiny-qwen2-vl"
+    build_tiny(folder, seed=request.param)
+    backend = TransformersBackend()
+    asyncio.run(backend.load({"model": str(folder), "device": "cpu", "max_batch_size": 8}))
+    yield backend
+    asyncio.run(backend.unload())
+
+
+async def _strict_answers(backend: TransformersBackend) -> None:
+    asks = [
+        request(
+            f"g{i}",
+            user(png(((40 * i) % 256, 90, 200), (64, 48)), f"Извлеки поля {i}"),
+            temperature=0,
+        )
+        for i in range(4)
+    ]
+    asks += [request(f"s{i}", user(f"JSON {i}"), temperature=1.0, seed=i) for i in range(12)]
+    for ask in asks:
+        ask.max_tokens, ask.response_format = 120, schema_format(BOUNDED)
+    for ask, result in zip(asks, await backend.generate(asks), strict=True):
+        assert result.error is None and result.finish_reason == "stop", result
+        answer = json.loads(result.text, strict=True)  # raises on a raw control character
+        errors = [e.message for e in Draft202012Validator(BOUNDED).iter_errors(answer)]
+        assert not errors, f"{ask.request_id}: {result.text!r}: {errors}"
+
+
+async def test_bounded_strings_are_strict_json(loaded_backend: TransformersBackend) -> None:
+    """Greedy over images and prompts, sampled over seeds: every answer parses strictly."""
+    await _strict_answers(loaded_backend)
+
+
+async def test_bounded_strings_are_strict_json_on_other_weights(
+    other_seed_backend: TransformersBackend,
+) -> None:
+    await _strict_answers(other_seed_backend)
+
+
+def test_the_strict_guard_refuses_what_json_forbids(loaded_backend: TransformersBackend) -> None:
+    """Inside a length-bounded string the schema grammar would take a raw control byte and a
+    surrogate's UTF-8; the guarded matcher does not (and still takes ordinary text)."""
+    factory = loaded_backend._loaded.grammars
+    tokenizer = loaded_backend._loaded.tokenizer
+    byte_token = {raw[0]: i for i, raw in enumerate(factory.decoded_vocab) if len(raw) == 1}
+    grammar = factory.compile(StructuredOutput("json_schema", BOUNDED))
+
+    def inside_a_string():
+        matcher = factory.matcher(grammar)
+        for token in tokenizer.encode('{"surname":"', add_special_tokens=False):
+            assert matcher.accept_token(token)
+        return matcher
+
+    bare = xgr.GrammarMatcher(grammar)  # what xgrammar alone allows there: the defect
+    for token in tokenizer.encode('{"surname":"', add_special_tokens=False):
+        assert bare.accept_token(token)
+    assert bare.accept_token(byte_token[0x1F])
+
+    matcher = inside_a_string()
+    allowed = factory.allowed(matcher)
+    assert not allowed[byte_token[0x1F]] and not allowed[byte_token[0x0A]]
+    assert allowed[byte_token[ord("a")]] and allowed[byte_token[0xED]]
+    assert matcher.accept_token(byte_token[0xED])  # U+D000-D7FF start with ED too
+    allowed = factory.allowed(matcher)
+    assert allowed[byte_token[0x9F]] and not allowed[byte_token[0xA0]]  # ED A0..: surrogates

@@ -4,15 +4,30 @@ Reads only the files the stages wrote (never the core), so a finished work dir c
 reported on, compared and charted anywhere this package is installed::
 
     from vlmhb_reports import build_figures, compare, load_experiment
+    from vlmhb_reports import load_tokenizer, read_answers, token_parity
 
     columns, runs = load_experiment(".work", "default")
     figures = build_figures(runs)          # Plotly figures, as in report.html
     rows = compare(".work", "default", "default-tuned")
+    parity = token_parity(read_answers(a), read_answers(b), load_tokenizer(checkpoint))
 
 Report kinds (``leaderboard``, ``html``; other packages add theirs) are entry points of the
 group ``vlmhyperbench.reports``; :func:`write_reports` runs the ones an experiment asks for.
 """
 
+from .backend_parity import (
+    BackendPair,
+    BackendParity,
+    BackendParityError,
+    CheckpointTokenizer,
+    Divergence,
+    backend_pairs,
+    first_divergence,
+    load_tokenizer,
+    read_answers,
+    report_parity,
+    token_parity,
+)
 from .columns import (
     BASE_COLUMNS,
     COST_COLUMNS,
@@ -41,27 +56,38 @@ __all__ = [
     "OMISSION_METRIC",
     "SPEED_COLUMNS",
     "TAIL_COLUMNS",
+    "BackendPair",
+    "BackendParity",
+    "BackendParityError",
+    "CheckpointTokenizer",
     "CompareError",
+    "Divergence",
     "FigureSpec",
     "ReportDataError",
     "ReportKindError",
     "RunData",
     "RunEntry",
     "RunNotFound",
+    "backend_pairs",
     "build_figures",
     "compare",
     "deciding_field_metric",
     "field_rows",
     "field_table",
+    "first_divergence",
     "higher_is_better",
     "leaderboard_rows",
     "load_experiment",
     "load_run",
+    "load_tokenizer",
     "main_metric",
     "quality_columns",
+    "read_answers",
     "report_kinds",
     "report_page",
+    "report_parity",
     "runs_index",
     "select_runs",
+    "token_parity",
     "write_reports",
 ]

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .backend_parity import report_parity
 from .columns import MEMORY_COLUMNS, SPEED_COLUMNS, higher_is_better, quality_columns
 from .fields import OMISSION_METRIC, field_table
 from .figures import build_figures, main_metric
@@ -287,6 +288,49 @@ def _run_section(run: Any, report_dir: Path, thumbs: dict[str, str]) -> str:
     return "".join(parts)
 
 
+def _backend_parity_section(entries: list[dict[str, Any]]) -> str:
+    """Runs of one checkpoint on two backends: agreement, and where each differing answer parts."""
+    body, details = [], []
+    for entry in entries:
+        parity = entry.get("parity")
+        where = f"{entry['dataset']}/{entry['prompt']}"
+        if parity is None:
+            body.append([_esc(entry["a"]), _esc(entry["b"]), _esc(where), "", _esc(entry["error"])])
+            continue
+        agreement = f"{parity.identical}/{parity.n_samples} ({parity.agreement:.1%})"
+        body.append([_esc(entry["a"]), _esc(entry["b"]), _esc(where), agreement, ""])
+        if parity.divergences:
+            rows = [
+                [
+                    _esc(d.sample),
+                    str(d.position),
+                    _esc("end" if d.token_a is None else f"{d.token_a} {d.piece_a!r}"),
+                    _esc("end" if d.token_b is None else f"{d.token_b} {d.piece_b!r}"),
+                    _esc(_short(d.answer_a)),
+                    _esc(_short(d.answer_b)),
+                ]
+                for d in parity.divergences
+            ]
+            header = ["sample", "first differing token", "A token", "B token", "A", "B"]
+            details.append(
+                f"<details><summary>{_esc(entry['a'])} vs {_esc(entry['b'])} on {_esc(where)}: "
+                f"{len(rows)} differing answers</summary>"
+                + _table(header, rows, ["", "num", "", "", "text", "text"])
+                + "</details>"
+            )
+    table = _table(
+        ["A", "B", "dataset/prompt", "identical answers", "not measured because"],
+        body,
+        ["", "", "", "num", "text"],
+    )
+    return (
+        "<h2 id='backend-parity'>Backend parity</h2><p class='note'>The same checkpoint on two "
+        "backends, same prompts and images: answers identical per sample; for each answer "
+        "that differs, the first differing token position and ids (the checkpoint's "
+        "tokenizer).</p>" + table + "".join(details)
+    )
+
+
 def report_page(
     columns: list[str],
     rows: list[dict[str, Any]],
@@ -352,6 +396,11 @@ def report_page(
     )
     thumbs: dict[str, str] = {}
     parts += [_run_section(r, report_dir, thumbs) for r in loaded]
+    parity = report_parity(workdir, runs) if runs and workdir is not None else []
+    if parity:
+        nav.append("<a href='#backend-parity'>backend parity</a>")
+        parts[1] = f"<nav>{''.join(nav)}</nav>"
+        parts.append(_backend_parity_section(parity))
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

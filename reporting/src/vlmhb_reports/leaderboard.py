@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from .backend_parity import parity_markdown, report_parity
 from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS, higher_is_better
 from .fields import FIELD_COLUMNS, field_rows, field_table
 from .files import read_json, read_jsonl
@@ -200,5 +201,6 @@ def write_leaderboard(out: Path, runs: list[RunEntry], workdir: Path) -> None:
     fields = per_field_csv_rows(runs)
     if fields:
         _write_csv(out / "leaderboard_fields.csv", FIELD_COLUMNS, fields)
-    text = markdown(columns, rows) + per_field_markdown(runs, columns)
+    parity = parity_markdown(report_parity(workdir, runs))
+    text = markdown(columns, rows) + per_field_markdown(runs, columns) + parity
     (out / "leaderboard.md").write_text(text, encoding="utf-8")

@@ -2,7 +2,11 @@
 
 DeepSeek-VL2's processor takes a conversation whose turns have the roles ``<|User|>`` and
 ``<|Assistant|>``, with one ``<image>`` placeholder per image in the text, the images in the
-same order, and a system prompt apart. DeepSeek-OCR takes one image and one prompt.
+same order. A system prompt is a first turn of role ``system``: the processor tokenises the
+conversation only (``format_messages_v2``: BOS, the system turn's text, then the user and
+assistant turns), while its ``system_prompt`` argument reaches nothing but ``sft_format``, a
+display string, so a system prompt given there never reaches the model. DeepSeek-OCR takes
+one image and one prompt.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from vlmhb_deepseek_adapter.config import DeepseekModelConfig
 
 IMAGE_PLACEHOLDER = "<image>"
 ROLES = {"user": "<|User|>", "assistant": "<|Assistant|>"}
+SYSTEM_ROLE = "system"
+"""The role of a first turn that the processor tokenises as the system prompt."""
 
 
 class RequestError(ValueError):
@@ -55,9 +61,8 @@ class PreparedRequest:
     """Everything the model code needs for one request, already validated and decoded."""
 
     request_id: str
-    conversation: list[dict[str, Any]]
+    conversation: list[dict[str, Any]]  # a system turn first when there is a system prompt
     images: list[Image.Image]
-    system_prompt: str
     settings: GenerationSettings
     prompt: str = ""  # the last user turn with its placeholders (what DeepSeek-OCR takes)
     notes: list[str] = field(default_factory=list)
@@ -96,6 +101,9 @@ def prepare(request: GenerationRequest, config: DeepseekModelConfig) -> Prepared
         notes.append("response_format given as an instruction (no constrained decoding)")
     last = conversation[-1]["content"]
     conversation.append({"role": ROLES["assistant"], "content": ""})
+    system = "\n".join(system_parts) if system_parts else config.system_prompt
+    if system.strip():
+        conversation.insert(0, {"role": SYSTEM_ROLE, "content": system})
 
     if config.variant == "ocr" and len(images) != 1:
         raise RequestError(f"DeepSeek-OCR reads exactly one image per request, got {len(images)}")
@@ -104,7 +112,6 @@ def prepare(request: GenerationRequest, config: DeepseekModelConfig) -> Prepared
         request_id=request.request_id,
         conversation=conversation,
         images=images,
-        system_prompt="\n".join(system_parts) if system_parts else config.system_prompt,
         settings=GenerationSettings(
             max_new_tokens=request.max_tokens or config.default_max_tokens,
             do_sample=temperature is not None and temperature > 0,

@@ -20,12 +20,12 @@ from vlmhb_deepseek_adapter.mapping import PreparedRequest
 
 #: Where DeepSeek-VL2's inference code comes from (as in the engine extra).
 DEEPSEEK_VL2_GIT = "https://github.com/deepseek-ai/DeepSeek-VL2"
-DEEPSEEK_VL2_REF = "d4058635d8d1847953d925bece124e3a44bd8cbf"
+DEEPSEEK_VL2_REF = "ef9f91e2b6426536b83294c11742c27be66361b1"  # main, 2025-02-26
 
 INSTALL_HINTS = {
     "vl2": "install the engine extra on a machine with a CUDA GPU: "
     "`pip install 'vlmhb-deepseek-adapter[engine]'` (deepseek_vl2 from "
-    f"{DEEPSEEK_VL2_GIT} at {DEEPSEEK_VL2_REF}, torch 2.2.1, transformers 4.38.2)",
+    f"{DEEPSEEK_VL2_GIT} at {DEEPSEEK_VL2_REF}, torch 2.0.1, transformers 4.38.2; Python 3.10 or 3.11)",
     "ocr": "install the ocr extra on a machine with a CUDA GPU: "
     "`pip install 'vlmhb-deepseek-adapter[ocr]'` (torch 2.6.0, transformers 4.46.3)",
 }
@@ -111,11 +111,10 @@ class VL2Runner:
         torch, model, tokenizer = self.torch, self.model, self.tokenizer
         if prepared.settings.seed is not None:
             torch.manual_seed(prepared.settings.seed)
+        # The system prompt is the conversation's first turn: the processor's system_prompt
+        # argument only feeds a display string (see mapping).
         inputs = self.processor(
-            conversations=prepared.conversation,
-            images=prepared.images,
-            force_batchify=True,
-            system_prompt=prepared.system_prompt,
+            conversations=prepared.conversation, images=prepared.images, force_batchify=True
         ).to(model.device, dtype=self.dtype)
         with torch.no_grad():
             if self.config.chunk_size == -1:

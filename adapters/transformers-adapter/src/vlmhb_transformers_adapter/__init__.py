@@ -7,7 +7,13 @@ from vlmhb_transformers_adapter.config import (
     machine_threads,
     parse_config,
 )
-from vlmhb_transformers_adapter.decoding import GrammarFactory, JsonCursor, RowController, RowPlan
+from vlmhb_transformers_adapter.decoding import (
+    GrammarFactory,
+    JsonCursor,
+    RowController,
+    RowPlan,
+    StrictJsonMatcher,
+)
 from vlmhb_transformers_adapter.engine import (
     LoadedModel,
     LoadError,
@@ -37,6 +43,7 @@ __all__ = [
     "RowController",
     "RowPlan",
     "Sampling",
+    "StrictJsonMatcher",
     "StructuredOutput",
     "TransformersBackend",
     "TransformersModelConfig",

@@ -6,7 +6,12 @@ runs greedy, and :class:`RowController`, a logits processor, decides every row's
 itself and leaves only that token standing:
 
 - **grammar**: rows with a ``response_format`` are masked by an xgrammar matcher, so the
-  answer is valid JSON for the schema whatever the weights;
+  answer is valid JSON for the schema whatever the weights; a second matcher for plain JSON
+  runs beside it (:class:`StrictJsonMatcher`), because xgrammar's schema grammars are not
+  always JSON: its rule for strings with ``minLength`` / ``maxLength`` admits raw control
+  characters (0.2.9: ``[^"\\\r\n]``), which a strict JSON parser refuses, and any of
+  its strings takes UTF-8 byte sequences of surrogates (U+D800-DFFF), which decode to
+  several U+FFFD and so break ``maxLength``;
 - **budget**: a constrained row nearing its ``max_tokens`` switches to *closing mode*, where
   it prefers tokens that end strings, objects and arrays, so the JSON is finished inside
   the budget instead of being cut; an unconstrained row at its budget is stopped;
@@ -39,6 +44,22 @@ _SIMULATION_LIMIT = 2048
 _GROWTH = 4
 
 
+#: Any JSON value (RFC 8259), strings without raw control characters or encoded surrogates:
+#: the strict guard beside every schema grammar (xgrammar EBNF).
+STRICT_JSON_EBNF = r"""
+root ::= ws value ws
+value ::= object | array | string | number | "true" | "false" | "null"
+object ::= "{" ws (member (ws "," ws member)* ws)? "}"
+member ::= string ws ":" ws value
+array ::= "[" ws (value (ws "," ws value)* ws)? "]"
+string ::= "\"" char* "\""
+char ::= [^\0-\x1f"\\\ud800-\udfff] | "\\" (["\\/bfnrt] | "u" hex hex hex hex)
+hex ::= [0-9a-fA-F]
+number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+-]? [0-9]+)?
+ws ::= [ \t\n\r]*
+"""
+
+
 @dataclass
 class JsonCursor:
     """Whether the JSON text so far ends inside a string: what "closing" means depends on it."""
@@ -59,6 +80,40 @@ class JsonCursor:
         return JsonCursor(self.in_string, self.escaped)
 
 
+class StrictJsonMatcher:
+    """The schema's matcher and a strict JSON matcher side by side: a token is allowed only
+    when both accept it, so the answer is both what the schema asks and JSON a strict parser
+    reads (no raw control character in a string, whatever the schema grammar admits).
+
+    It has the part of ``xgrammar.GrammarMatcher``'s interface the controller uses; the
+    schema's matcher decides when the answer is complete.
+    """
+
+    def __init__(self, schema: xgr.GrammarMatcher, strict: xgr.GrammarMatcher) -> None:
+        self.schema = schema
+        self.strict = strict
+        self._strict_mask: torch.Tensor | None = None  # reused: one allocation per answer
+
+    def accept_token(self, token: int) -> bool:
+        by_schema = self.schema.accept_token(token)
+        by_strict = self.strict.accept_token(token)
+        return by_schema and by_strict
+
+    def fill_next_token_bitmask(self, bitmask: torch.Tensor, index: int = 0) -> None:
+        self.schema.fill_next_token_bitmask(bitmask, index)
+        if self._strict_mask is None or self._strict_mask.shape[1] != bitmask.shape[1]:
+            self._strict_mask = torch.empty((1, bitmask.shape[1]), dtype=bitmask.dtype)
+        self._strict_mask.fill_(-1)  # all allowed, as allocate_token_bitmask gives it
+        self.strict.fill_next_token_bitmask(self._strict_mask, 0)
+        bitmask[index] &= self._strict_mask[0]
+
+    def is_terminated(self) -> bool:
+        return self.schema.is_terminated()
+
+    def is_completed(self) -> bool:
+        return self.schema.is_completed()
+
+
 class GrammarFactory:
     """Compiles response formats against one tokenizer; compiled grammars are cached by xgrammar."""
 
@@ -69,6 +124,7 @@ class GrammarFactory:
             tokenizer, vocab_size=vocab_size, stop_token_ids=self.stop_token_ids
         )
         self.compiler = xgr.GrammarCompiler(self.info, max_threads=1)
+        self.strict_json = self.compiler.compile_grammar(STRICT_JSON_EBNF)
         # TokenizerInfo.decoded_vocab rebuilds the whole list on every access: keep one copy
         self.decoded_vocab: list[bytes] = list(self.info.decoded_vocab)
         self.classes = self._closing_classes()
@@ -111,7 +167,11 @@ class GrammarFactory:
                 f"response_format.json_schema.schema: cannot be enforced: {exc}"
             ) from exc
 
-    def allowed(self, matcher: xgr.GrammarMatcher) -> torch.Tensor:
+    def matcher(self, grammar: xgr.CompiledGrammar) -> StrictJsonMatcher:
+        """A matcher for one answer: the schema's grammar, guarded by strict JSON."""
+        return StrictJsonMatcher(xgr.GrammarMatcher(grammar), xgr.GrammarMatcher(self.strict_json))
+
+    def allowed(self, matcher: StrictJsonMatcher | xgr.GrammarMatcher) -> torch.Tensor:
         """Boolean mask of the tokens the matcher accepts next."""
         bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
         matcher.fill_next_token_bitmask(bitmask, 0)
@@ -119,12 +179,18 @@ class GrammarFactory:
         xgr.apply_token_bitmask_inplace(probe, bitmask)
         return torch.isfinite(probe[0])
 
-    def closing_length(self, matcher: xgr.GrammarMatcher, cursor: JsonCursor) -> int:
+    def closing_length(
+        self, matcher: StrictJsonMatcher | xgr.GrammarMatcher, cursor: JsonCursor
+    ) -> int:
         """Tokens closing mode needs to finish from the matcher's state (an estimate).
 
         Simulated on a fork: at each step the most closing token allowed (lowest id among
-        equals), until a stop token is the choice.
+        equals), until a stop token is the choice. Only the schema's grammar is simulated:
+        the strict JSON guard changes which tokens are taken, hardly how many, and
+        simulating it too would double the cost of the estimate.
         """
+        if isinstance(matcher, StrictJsonMatcher):
+            matcher = matcher.schema
         fork, cursor = matcher.fork(), cursor.copy()
         for steps in range(1, _SIMULATION_LIMIT + 1):
             if fork.is_terminated():
@@ -163,7 +229,7 @@ class RowPlan:
 
 @dataclass
 class RowState:
-    matcher: xgr.GrammarMatcher | None = None
+    matcher: StrictJsonMatcher | None = None
     cursor: JsonCursor | None = None
     generator: torch.Generator | None = None
     reserve: int = 0
@@ -188,9 +254,9 @@ class RowController(LogitsProcessor):
         for plan in plans:
             state = RowState()
             if plan.grammar is not None:
-                state.matcher = xgr.GrammarMatcher(plan.grammar)
-                state.cursor = JsonCursor()
                 assert factory is not None
+                state.matcher = factory.matcher(plan.grammar)
+                state.cursor = JsonCursor()
                 state.reserve = factory.closing_length(state.matcher, state.cursor)
                 state.next_check = state.reserve + CLOSING_MARGIN + _GROWTH * CLOSING_MARGIN
             if plan.sampling.temperature > 0:
@@ -236,6 +302,10 @@ class RowController(LogitsProcessor):
         factory = self.factory
         assert factory is not None
         allowed = factory.allowed(state.matcher).to(logits.device)
+        if not bool(allowed.any()):  # the schema asks for what strict JSON forbids
+            state.grammar_error = "no token satisfies both the schema's grammar and strict JSON"
+            state.matcher = None
+            return self.stop_token_ids[0]
         if not state.closing and remaining <= state.next_check:
             # Simulating is costly, so it is repeated only when the budget could have shrunk
             # to what closing needs: that need grows by at most _GROWTH tokens per token.
