@@ -242,7 +242,12 @@ def generate_batch(loaded: LoadedModel, rows: list[PreparedRequest]) -> list[Gen
                 f"request {row.request.request_id}: the chat template failed: {exc}"
             ) from exc
     images = [row.images for row in rows] if any(row.images for row in rows) else None
-    inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+    # The chat template writes the BOS itself: adding special tokens again would start Llama-,
+    # Gemma- and SmolVLM-based prompts with two (and answer differently from vLLM, which
+    # tokenises rendered chat prompts the same way).
+    inputs = processor(
+        text=texts, images=images, return_tensors="pt", padding=True, add_special_tokens=False
+    )
     inputs = {
         key: (
             value.to(loaded.device, loaded.dtype)
