@@ -291,6 +291,16 @@ def smoke_vllm(session: nox.Session) -> None:
     }
     session.run("vlmhb", "run", "smoke-vllm", "--workdir", str(workdir), env=run_env)
     session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir), "smoke-vllm")
+    # Backend parity (issue 26): the same checkpoint, greedy, float32, the same prompts on the
+    # vllm and transformers backends must answer alike; a difference fails the session naming
+    # each sample's first differing token (position and ids).
+    run = "synthetic-docs-vqa/vqa-question"
+    session.run(
+        "vlmhb",
+        *("backend-parity", f"tiny-idefics3-vllm/{run}", f"tiny-idefics3-transformers/{run}"),
+        *("--workdir", str(workdir)),
+        env=run_env,
+    )
     # vLLM's own OpenAI server (`vllm serve`) as a third-party endpoint behind the fault proxy
     # (issue 27): here, since this venv is the one that has vLLM and the tiny checkpoint.
     session.run(
