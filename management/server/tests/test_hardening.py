@@ -178,13 +178,19 @@ async def test_storage_and_parallelism_are_the_servers_choice(
         assert allowed.status_code == 201, allowed.text
 
 
-@pytest.mark.postgres
-async def test_worker_command_line_has_no_database_password(
-    tmp_path: Path, postgres: dict[str, str], server_factory: list
-) -> None:
+@pytest.fixture
+def pg_url_with_password(postgres: dict[str, str]) -> str:
+    """A fresh PostgreSQL database; the URL carries a password (trust auth ignores it)."""
     from conftest import _new_pg_database
 
-    url = _new_pg_database(postgres).replace("://vlmhb@", "://vlmhb:pw-d0-not-show@")
+    return _new_pg_database(postgres).replace("://vlmhb@", "://vlmhb:pw-d0-not-show@")
+
+
+@pytest.mark.postgres
+async def test_worker_command_line_has_no_database_password(
+    tmp_path: Path, pg_url_with_password: str, server_factory: list
+) -> None:
+    url = pg_url_with_password
     server = ServerProcess(tmp_path / "work", url, env={"SCRIPTED_DELAY_S": "0.1"}).start()
     server_factory.append(server)
     async with server.client() as client:
