@@ -102,7 +102,8 @@ export async function apiCall<T>(server: RunningServer, path: string, init: Requ
 
 /** A work dir with `perRun` samples in each of its 4 runs, imported through POST /api/import. */
 export async function importSamples(server: RunningServer, perRun: number, name: string): Promise<number> {
-  const workdir = mkdtempSync(join(tmpdir(), "vlmhb-web-fill-"));
+  // inside the server's work dir: the only folder it imports from by default (--import-root)
+  const workdir = mkdtempSync(join(server.workdir, "import-"));
   const made = spawnSync(python(), [join(HERE, "fill_workdir.py"), workdir, String(perRun), name], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`fill_workdir.py failed: ${made.stderr}`);
   const result = await apiCall<{ imported: { id: number; samples: number }[] }>(server, "/api/import", {
