@@ -416,7 +416,7 @@ async def test_cancel_right_after_submit_stops_the_run(
     server = ServerProcess(
         tmp_path / "work",
         sqlite_url,
-        env={"SCRIPTED_DELAY_S": "0.3", "SCRIPTED_PROGRESS": "20"},  # a run takes minutes
+        env={"SCRIPTED_DELAY_S": "0.3", "SCRIPTED_PROGRESS": "40"},  # a run takes minutes
         extra=["--max-concurrent", "4"],
     ).start()
     server_factory.append(server)
@@ -428,7 +428,7 @@ async def test_cancel_right_after_submit_stops_the_run(
             answer = await client.post(f"/api/experiments/{ids[-1]}/cancel")
             assert answer.json()["status"] in ("cancelled", "cancelling"), answer.text
         for exp_id in ids:
-            done = await wait_status(client, exp_id, {"cancelled", "done", "failed"}, 30)
+            done = await wait_status(client, exp_id, {"cancelled", "done", "failed"}, 45)
             assert done["status"] == "cancelled", done
             finished = [s for s in done["stages"] if s.get("state") == "done"]
             assert len(finished) < len(done["stages"]), done["stages"]
