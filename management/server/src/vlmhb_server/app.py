@@ -108,9 +108,10 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.services = services
-    app.add_middleware(TokenAuth, store=services.tokens)
-    # added last, run first: no body is read and no NUL reaches auth or a route unchecked
+    # the last added runs first: NUL check, then the token (401/403 before any body is read),
+    # then the body limit
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenAuth, store=services.tokens)
     app.add_middleware(RejectNul)
     _routes(app, services)
     add_dashboard(app)  # the built web UI at / (outside the token check; see dashboard.py)
