@@ -222,7 +222,8 @@ async def test_failed_run_reports_error(
 
 
 async def test_import_compare_and_image_paths(server: ServerProcess, tmp_path: Path) -> None:
-    cli_a, cli_b = tmp_path / "cli-a", tmp_path / "cli-b"
+    # inside the server's work dir: the only folder it imports from without --import-root
+    cli_a, cli_b = server.workdir / "cli-a", server.workdir / "cli-b"
     make_workdir(cli_a, "bench", seed=1, samples=30)
     make_workdir(cli_b, "bench", seed=2, samples=30)
     async with server.client() as client:
@@ -261,7 +262,7 @@ async def test_import_compare_and_image_paths(server: ServerProcess, tmp_path: P
         assert len(one["runs"]) == 1 and one["runs"][0]["samples_changed"] > 0
         bad = await client.get("/api/compare", params={"a": "x", "b": b["id"]})
         assert bad.status_code == 422 and "a: expected an experiment id" in bad.text
-        nowhere = await client.post("/api/import", json={"workdir": str(tmp_path / "none")})
+        nowhere = await client.post("/api/import", json={"workdir": str(server.workdir / "none")})
         assert nowhere.status_code == 404 and "no reports" in nowhere.text
 
         items = (
@@ -281,7 +282,7 @@ async def test_import_compare_and_image_paths(server: ServerProcess, tmp_path: P
             )
         ).json()["items"][0]
         refused = await client.get(outside["image_url"])
-        assert refused.status_code == 403 and "outside the data cache" in refused.text
+        assert refused.status_code == 403 and "not an image file" in refused.text
 
 
 async def test_many_experiments_paginate(server: ServerProcess) -> None:

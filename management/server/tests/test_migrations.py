@@ -65,3 +65,31 @@ def test_server_start_refuses_a_newer_schema(tmp_path: Path) -> None:
     )
     assert refused.returncode != 0
     assert "abcdef, newer than this vlmhb-server" in refused.stderr
+
+
+async def test_0003_gives_existing_tokens_admin_and_adds_who_columns(database_url: str) -> None:
+    """A database from before scopes: its tokens could do everything, so they stay able to;
+    its experiments get empty launched_by / cancelled_by."""
+    from alembic import command
+    from vlmhb_server.migrate import _config
+
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(_config(c), "0002"))
+            await conn.execute(
+                text("INSERT INTO tokens (name, token_hash, created_at) VALUES ('ci', 'h', 1.0)")
+            )
+        assert await migrate(database) == head_revision()
+        async with database.engine.begin() as conn:
+            rows = (await conn.execute(text("SELECT name, scope FROM tokens"))).all()
+            columns = await conn.run_sync(
+                lambda c: {
+                    col["name"]
+                    for col in __import__("sqlalchemy").inspect(c).get_columns("experiments")
+                }
+            )
+        assert [tuple(r) for r in rows] == [("ci", "admin")]
+        assert {"launched_by", "cancelled_by"} <= columns
+    finally:
+        await database.dispose()

@@ -62,6 +62,8 @@ test("an experiment started from the form is followed live to its end", async ({
   await form.getByRole("button", { name: "Start" }).click();
   await expect(page).toHaveURL(/\/experiments\/\d+$/);
   experimentId = Number(page.url().split("/").pop());
+  // who launched it: the owner of the server's environment token
+  await expect(page.getByTestId("launched-by")).toHaveText("by env");
   await expect(page.getByTestId("connection")).toHaveText(/open|closed/);
   await expect(page.getByTestId("stage").first()).toBeVisible();
   const seen = new Set<string>();

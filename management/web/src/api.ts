@@ -47,6 +47,9 @@ export interface Experiment {
   stages?: Stage[];
   best?: Record<string, Best>;
   spec?: Record<string, unknown>;
+  /** owner of the token that submitted / cancelled it (null: imported) */
+  launched_by?: string | null;
+  cancelled_by?: string | null;
 }
 
 export interface Page<T> {

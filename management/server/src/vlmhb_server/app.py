@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 from vlmhb_reports import higher_is_better
 
-from . import __version__, core_bridge, figures, sample_views, search, store
+from . import __version__, core_bridge, figures, limits, sample_views, search, store
 from . import samples as sample_pages
-from .auth import TokenAuth, TokenStore, install_log_redaction
+from .auth import (
+    Identity,
+    TokenAuth,
+    TokenStore,
+    create_token,
+    install_log_redaction,
+    list_tokens,
+    revoke_tokens,
+)
 from .compare import compare_runs
 from .dashboard import add_dashboard
 from .db import Database, EventRow, Experiment, RunRow, SampleRow
 from .feed import FeedHub
+from .guards import BodyLimit, RejectNul, SecurityHeaders
 from .importer import import_experiment
 from .leader import LeaderLock
 from .migrate import check_schema, head_revision, migrate
@@ -30,6 +40,10 @@ from .settings import Settings
 from .supervisor import StateError, Supervisor
 
 MAX_PAGE = 1000
+#: ids are 32-bit integer columns on PostgreSQL; a larger one is a 422, not a database error
+MAX_ID = limits.MAX_INT
+ExperimentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 class Services:
@@ -60,14 +74,13 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()
-        settings.server_dir.mkdir(parents=True, exist_ok=True)
+        settings.create_dirs()
         if settings.migrate_on_start:
             services.schema = await migrate(services.database)
         else:  # `vlmhb-server --workers N` migrated once, before starting the N processes
             await check_schema(services.database)
             services.schema = head_revision()
         services.samples.backend = await search.detect(services.database.engine)
-        await services.tokens.refresh()
         leading: asyncio.Task[None] | None = None
         if services.leader.try_acquire():
             await services.supervisor.start()
@@ -96,10 +109,42 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.services = services
+    # the last added runs first: NUL check, then the token (401/403 before any body is read),
+    # then the body limit
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenAuth, store=services.tokens)
+    app.add_middleware(RejectNul)
     _routes(app, services)
     add_dashboard(app)  # the built web UI at / (outside the token check; see dashboard.py)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer gets the headers
     return app
+
+
+def _who(request: Request) -> str:
+    """The owner of the request's token (set by ``TokenAuth``)."""
+    identity: Identity | None = getattr(request.state, "identity", None)
+    return identity.owner if identity is not None else "unknown"
+
+
+#: the API docs page: Swagger UI reads the token from the page's own URL in the browser and
+#: sends it as a header; nothing from the request is written into this HTML
+_DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>vlmhb-server API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="swagger-ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script nonce="{nonce}">
+const token = new URLSearchParams(window.location.search).get("token");
+SwaggerUIBundle({{
+  url: "/api/openapi.json",
+  dom_id: "#swagger-ui",
+  requestInterceptor: (request) => {{
+    if (token) request.headers.Authorization = "Bearer " + token;
+    return request;
+  }},
+}});
+</script></body></html>
+"""
 
 
 def _not_found(experiment_id: int) -> HTTPException:
@@ -109,7 +154,7 @@ def _not_found(experiment_id: int) -> HTTPException:
 def _routes(app: FastAPI, s: Services) -> None:
     db = s.database
 
-    async def experiment_or_404(experiment_id: int) -> Experiment:
+    async def experiment_or_404(experiment_id: ExperimentId) -> Experiment:
         async with db.session() as session:
             exp = await session.get(Experiment, experiment_id)
         if exp is None:
@@ -121,10 +166,16 @@ def _routes(app: FastAPI, s: Services) -> None:
         return {"status": "ok", "version": __version__, "schema": s.schema}
 
     @app.get("/api/docs", include_in_schema=False)
-    async def docs(request: Request) -> HTMLResponse:
-        token = request.query_params.get("token")
-        url = "/api/openapi.json" + (f"?token={token}" if token else "")
-        return get_swagger_ui_html(openapi_url=url, title="vlmhb-server API")
+    async def docs() -> HTMLResponse:
+        nonce = secrets.token_urlsafe(16)
+        csp = (
+            f"default-src 'none'; script-src 'nonce-{nonce}' https://cdn.jsdelivr.net; "
+            "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
+            "https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'"
+        )
+        return HTMLResponse(
+            _DOCS_PAGE.format(nonce=nonce), headers={"content-security-policy": csp}
+        )
 
     @app.get("/api/registries/{kind}")
     async def registries(kind: str) -> dict[str, Any]:
@@ -150,6 +201,7 @@ def _routes(app: FastAPI, s: Services) -> None:
                 s.settings.registries,
                 s.settings.mode,
                 s.settings.server_dir / "specs",
+                limits.Policy.of(s.settings),
             )
         except core_bridge.InputError as exc:
             raise HTTPException(
@@ -166,6 +218,7 @@ def _routes(app: FastAPI, s: Services) -> None:
                 attempts=0,
                 cancel_requested=0,
                 created_at=time.time(),
+                launched_by=_who(request),
             )
             session.add(exp)
             await session.commit()
@@ -177,13 +230,13 @@ def _routes(app: FastAPI, s: Services) -> None:
         status: str | None = None,
         name: str | None = None,
         limit: int = Query(50, ge=1, le=MAX_PAGE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=limits.MAX_OFFSET),
     ) -> dict[str, Any]:
         where = []
         if status:
             where.append(Experiment.status.in_(status.split(",")))
-        if name:
-            where.append(Experiment.name.ilike(f"%{name}%"))
+        if name:  # a substring, taken literally: % and _ are characters
+            where.append(Experiment.name.ilike(f"%{search.literal(name)}%", escape="\\"))
         async with db.session() as session:
             total = (
                 await session.execute(select(func.count()).select_from(Experiment).where(*where))
@@ -205,13 +258,13 @@ def _routes(app: FastAPI, s: Services) -> None:
         return {"total": total, "items": items}
 
     @app.get("/api/experiments/{experiment_id}")
-    async def get_experiment(experiment_id: int) -> dict[str, Any]:
+    async def get_experiment(experiment_id: ExperimentId) -> dict[str, Any]:
         return store.experiment_json(await experiment_or_404(experiment_id))
 
     @app.post("/api/experiments/{experiment_id}/cancel")
-    async def cancel(experiment_id: int) -> dict[str, Any]:
+    async def cancel(experiment_id: ExperimentId, request: Request) -> dict[str, Any]:
         try:
-            state = await s.supervisor.cancel(experiment_id)
+            state = await s.supervisor.cancel(experiment_id, by=_who(request))
         except KeyError as exc:
             raise _not_found(experiment_id) from exc
         except StateError as exc:
@@ -219,9 +272,9 @@ def _routes(app: FastAPI, s: Services) -> None:
         return {"id": experiment_id, "status": state}
 
     @app.post("/api/experiments/{experiment_id}/resume")
-    async def resume(experiment_id: int) -> dict[str, Any]:
+    async def resume(experiment_id: ExperimentId, request: Request) -> dict[str, Any]:
         try:
-            await s.supervisor.resume(experiment_id)
+            await s.supervisor.resume(experiment_id, by=_who(request))
         except KeyError as exc:
             raise _not_found(experiment_id) from exc
         except StateError as exc:
@@ -229,7 +282,11 @@ def _routes(app: FastAPI, s: Services) -> None:
         return {"id": experiment_id, "status": "queued"}
 
     @app.websocket("/api/experiments/{experiment_id}/events")
-    async def events(websocket: WebSocket, experiment_id: int, after: int = 0) -> None:
+    async def events(
+        websocket: WebSocket,
+        experiment_id: ExperimentId,
+        after: int = Query(0, ge=0, le=limits.MAX_OFFSET),
+    ) -> None:
         async with db.session() as session:
             exists = await session.get(Experiment, experiment_id)
         await websocket.accept()
@@ -292,20 +349,20 @@ def _routes(app: FastAPI, s: Services) -> None:
             )
 
     @app.get("/api/experiments/{experiment_id}/leaderboard")
-    async def leaderboard(experiment_id: int) -> dict[str, Any]:
+    async def leaderboard(experiment_id: ExperimentId) -> dict[str, Any]:
         await experiment_or_404(experiment_id)
         return {"rows": await _runs(db, experiment_id)}
 
     @app.get("/api/experiments/{experiment_id}/samples")
     async def samples(
-        experiment_id: int,
+        experiment_id: ExperimentId,
         request: Request,
         run: str | None = None,
         q: str | None = None,
         sort: str = "id",
         order: str = Query("asc", pattern="^(asc|desc)$"),
         limit: int = Query(50, ge=1, le=MAX_PAGE),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=limits.MAX_OFFSET),
     ) -> Response:
         try:
             query = sample_pages.Query.from_params(request.query_params, run, q, sort, order)
@@ -321,7 +378,7 @@ def _routes(app: FastAPI, s: Services) -> None:
         )
 
     @app.get("/api/experiments/{experiment_id}/samples/facets")
-    async def sample_facets(experiment_id: int) -> dict[str, list[str]]:
+    async def sample_facets(experiment_id: ExperimentId) -> dict[str, list[str]]:
         """The explorer's filter choices: runs, doc classes, question types, score names."""
         try:
             return await s.facets.of(experiment_id)
@@ -329,7 +386,7 @@ def _routes(app: FastAPI, s: Services) -> None:
             raise _not_found(experiment_id) from exc
 
     @app.get("/api/experiments/{experiment_id}/samples/{row_id}/answers")
-    async def sample_answers(experiment_id: int, row_id: int) -> Response:
+    async def sample_answers(experiment_id: ExperimentId, row_id: RowId) -> Response:
         """This row's sample in every run of the experiment, with a per-field table each
         (``fields``) when the reference is a JSON object."""
         try:
@@ -341,7 +398,9 @@ def _routes(app: FastAPI, s: Services) -> None:
         )
 
     @app.get("/api/experiments/{experiment_id}/samples/{row_id}/image")
-    async def image(experiment_id: int, row_id: int, i: int = Query(0, ge=0)) -> FileResponse:
+    async def image(
+        experiment_id: ExperimentId, row_id: RowId, i: int = Query(0, ge=0, le=1000)
+    ) -> FileResponse:
         async with db.session() as session:
             row = await session.get(SampleRow, row_id)
             exp = await session.get(Experiment, experiment_id)
@@ -364,21 +423,23 @@ def _routes(app: FastAPI, s: Services) -> None:
         roots = core_bridge.data_roots(workdir)
         if run is not None and (run.extra or {}).get("data_root"):
             roots.append(Path(run.extra["data_root"]))
-        path = Path(images[i]).resolve()
-        if not any(path.is_relative_to(root.resolve()) for root in roots):
-            raise HTTPException(403, f"image of sample {row.sample_id} is outside the data cache")
+        path = limits.servable_image(Path(images[i]), roots, forbidden=[s.settings.server_dir])
+        if path is None:
+            raise HTTPException(
+                403, f"image of sample {row.sample_id} is not an image file in its dataset's folder"
+            )
         if not path.is_file():
             raise HTTPException(404, f"image of sample {row.sample_id} is missing: {path.name}")
         return FileResponse(path)
 
     @app.get("/api/experiments/{experiment_id}/figures")
-    async def figure_list(experiment_id: int) -> list[dict[str, str]]:
+    async def figure_list(experiment_id: ExperimentId) -> list[dict[str, str]]:
         await experiment_or_404(experiment_id)
         board = figures.Board(runs=await _runs(db, experiment_id))
         return [{"name": n, "title": t} for n, (t, _, _) in figures.catalogue(board).items()]
 
     @app.get("/api/experiments/{experiment_id}/figures/{name}")
-    async def figure(experiment_id: int, name: str) -> Response:
+    async def figure(experiment_id: ExperimentId, name: str) -> Response:
         await experiment_or_404(experiment_id)
         board = figures.Board(runs=await _runs(db, experiment_id))
         found = figures.catalogue(board).get(name)
@@ -394,7 +455,9 @@ def _routes(app: FastAPI, s: Services) -> None:
         return Response(fig.to_json(), media_type="application/json")
 
     @app.get("/api/compare")
-    async def compare(a: str, b: str) -> dict[str, Any]:
+    async def compare(
+        a: str = Query(max_length=1000), b: str = Query(max_length=1000)
+    ) -> dict[str, Any]:
         left, right = await _side(db, a, "a"), await _side(db, b, "b")
         pairs: list[tuple[dict[str, Any], dict[str, Any]]]
         if len(left) == 1 and len(right) == 1:
@@ -419,6 +482,13 @@ def _routes(app: FastAPI, s: Services) -> None:
         if not isinstance(raw, str) or not raw:
             raise HTTPException(422, "workdir: expected the path of a vlmhb work dir")
         workdir = Path(raw).expanduser().resolve()
+        roots = s.settings.import_roots
+        if not any(workdir.is_relative_to(root) for root in roots):
+            raise HTTPException(
+                403,
+                f"workdir: {raw!r} is outside the folders this server imports from "
+                f"({', '.join(str(r) for r in roots)}; vlmhb-server --import-root)",
+            )
         names = core_bridge.experiments_in(workdir)
         wanted = body.get("experiments")
         if wanted:
@@ -437,6 +507,30 @@ def _routes(app: FastAPI, s: Services) -> None:
         ]
         return {"imported": imported}
 
+    @app.get("/api/tokens")
+    async def tokens() -> dict[str, Any]:
+        items = await list_tokens(db)
+        for item in items:
+            item["created_at"] = store.iso(item["created_at"])
+        return {"items": items}
+
+    @app.post("/api/tokens", status_code=201)
+    async def new_token(body: dict[str, Any]) -> dict[str, Any]:
+        name, scope = body.get("name"), body.get("scope", "read")
+        if not isinstance(name, str) or not isinstance(scope, str):
+            raise HTTPException(422, "name, scope: expected the owner's name and a scope")
+        try:
+            token = await create_token(db, name, scope)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"name": name.strip(), "scope": scope, "token": token}
+
+    @app.delete("/api/tokens/{token_id}")
+    async def revoke(token_id: RowId) -> dict[str, Any]:
+        if not await revoke_tokens(db, token_id):
+            raise HTTPException(404, f"no token {token_id}")
+        return {"revoked": token_id}
+
 
 async def _read_spec(request: Request) -> dict[str, Any]:
     """The submitted experiment: JSON ``{experiment|yaml|user_config, limit, overrides}`` or a
@@ -449,7 +543,7 @@ async def _read_spec(request: Request) -> dict[str, Any]:
             raise HTTPException(
                 422, "user_config: expected a file field with a v0.1 user_config.csv"
             )
-        raw = await upload.read()
+        raw = await upload.read(limits.MAX_SPEC_CHARS * 4 + 1)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -464,6 +558,10 @@ async def _read_spec(request: Request) -> dict[str, Any]:
             raise HTTPException(
                 422, "body: expected JSON (or a multipart user_config file)"
             ) from exc
+        except RecursionError as exc:
+            raise HTTPException(
+                422, f"body: JSON nested deeper than {limits.MAX_DEPTH} levels"
+            ) from exc
         if not isinstance(body, dict):
             raise HTTPException(422, "body: expected a JSON object")
     given = [k for k in ("experiment", "yaml", "user_config") if body.get(k) not in (None, "")]
@@ -477,12 +575,22 @@ async def _read_spec(request: Request) -> dict[str, Any]:
     spec: dict[str, Any] = {given[0]: body[given[0]]}
     if not isinstance(spec[given[0]], str):
         raise HTTPException(422, f"{given[0]}: expected a string")
+    try:
+        limits.check_text(
+            spec[given[0]],
+            given[0],
+            limits.MAX_FIELD_CHARS if given[0] == "experiment" else limits.MAX_SPEC_CHARS,
+        )
+        if body.get("overrides") is not None:
+            limits.check_json(body["overrides"], "overrides")
+    except limits.LimitError as exc:
+        raise HTTPException(422, str(exc)) from exc
     if body.get("limit") is not None:
         try:
             limit = int(body["limit"])
         except (TypeError, ValueError):
             limit = 0
-        if limit <= 0 or str(body["limit"]).strip() != str(limit):
+        if not 0 < limit <= limits.MAX_INT or str(body["limit"]).strip() != str(limit):
             raise HTTPException(422, f"limit: expected a positive integer, got {body['limit']!r}")
         spec["limit"] = limit
     if body.get("overrides") is not None:
@@ -579,6 +687,10 @@ async def _side(db: Database, ref: str, label: str) -> list[dict[str, Any]]:
         raise HTTPException(
             422, f"{label}: expected an experiment id or <id>:<run>, got {ref!r}"
         ) from exc
+    if not 1 <= experiment_id <= limits.MAX_INT:
+        raise HTTPException(
+            422, f"{label}: expected an experiment id from 1 to {limits.MAX_INT}, got {head}"
+        )
     rows = await _runs(db, experiment_id)
     if not rows:
         raise HTTPException(404, f"{label}: experiment {experiment_id} has no results")

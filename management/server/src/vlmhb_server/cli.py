@@ -1,4 +1,4 @@
-"""``vlmhb-server``: serve (the default), ``token create``, ``migrate``."""
+"""``vlmhb-server``: serve (the default), ``token create|list|revoke``, ``migrate``, ``import``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker-module", default="vlmhb_server.worker", help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=4.0,
+        help="the largest request body, JSON and uploads alike (default: 4)",
+    )
+    serve.add_argument(
+        "--import-root",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder POST /api/import may import from (repeatable; default: --workdir)",
+    )
+    serve.add_argument(
+        "--allow-storage",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="a storage URI prefix a submitted experiment may name (repeatable; default: only "
+        "the registry entry's own storage)",
+    )
+    serve.add_argument(
+        "--allow-storage-endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an S3 endpoint a submitted experiment may name (repeatable)",
+    )
+    serve.add_argument(
+        "--max-parallelism",
+        type=int,
+        default=8,
+        help="the most models a submitted experiment may serve at once (default: 8)",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -72,7 +106,23 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it (shown once)")
     _common(create)
-    create.add_argument("--name", default="default", help="a label for the token")
+    create.add_argument(
+        "--name", default="default", help="the token's owner (recorded as who launched a run)"
+    )
+    create.add_argument(
+        "--scope",
+        choices=["read", "run", "admin"],
+        default="read",
+        help="read: dashboard and results; run: also submit, cancel, resume; admin: also "
+        "tokens and imports (default: read)",
+    )
+    listing = token_sub.add_parser("list", help="list tokens: id, owner, scope, created")
+    _common(listing)
+    revoke = token_sub.add_parser(
+        "revoke", help="delete a token (by id) or every token of an owner; refused at once"
+    )
+    _common(revoke)
+    revoke.add_argument("token", help="a token id (from `token list`) or an owner's name")
     migrate_cmd = sub.add_parser("migrate", help="apply database migrations and exit")
     _common(migrate_cmd)
     imp = sub.add_parser(
@@ -93,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command in ("token", "migrate", "import"):
         settings = Settings(workdir=args.workdir, database_url=args.database_url)
-        settings.workdir.mkdir(parents=True, exist_ok=True)
+        settings.create_dirs()
 
         async def run() -> str:
             database = Database(settings.url)
@@ -103,19 +153,40 @@ def main(argv: list[str] | None = None) -> int:
                     return f"{redact_url(settings.url)}: schema at revision {revision}"
                 if args.command == "import":
                     return await _import(database, args.source, args.experiment)
-                from .auth import create_token
-
-                return await create_token(database, args.name)
+                return await _token_command(database, args)
             finally:
                 await database.dispose()
 
         try:
             print(asyncio.run(run()))
-        except (SchemaError, FileNotFoundError) as exc:
+        except (SchemaError, FileNotFoundError, LookupError, ValueError) as exc:
             print(f"vlmhb-server: {exc}", file=sys.stderr)
             return 2
         return 0
     return _serve(args)
+
+
+async def _token_command(database: Database, args: argparse.Namespace) -> str:
+    from datetime import UTC, datetime
+
+    from .auth import create_token, list_tokens, revoke_tokens
+
+    if args.token_command == "create":
+        return await create_token(database, args.name, args.scope)
+    if args.token_command == "list":
+        rows = await list_tokens(database)
+        return (
+            "\n".join(
+                f"{r['id']}\t{r['scope']}\t{r['name']}\t"
+                f"{datetime.fromtimestamp(r['created_at'], UTC):%Y-%m-%d %H:%M}"
+                for r in rows
+            )
+            or "no stored tokens (VLMHB_SERVER_TOKEN, if set, is not stored)"
+        )
+    count = await revoke_tokens(database, args.token)
+    if not count:
+        raise LookupError(f"no token with id or owner {args.token!r} (see `token list`)")
+    return f"revoked {count} token(s): {args.token}"
 
 
 async def _import(database: Database, source: Path, only: list[str] | None) -> str:
@@ -191,8 +262,13 @@ def _serve(args: argparse.Namespace) -> int:
         worker_module=args.worker_module,
         workers=workers,
         migrate_on_start=False,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        import_roots=args.import_root,
+        storage_allow=args.allow_storage,
+        storage_endpoints=args.allow_storage_endpoint,
+        max_parallelism=args.max_parallelism,
     )
-    settings.workdir.mkdir(parents=True, exist_ok=True)
+    settings.create_dirs()
     install_log_redaction()
     if not settings.tokens:
         print(

@@ -12,12 +12,17 @@ import csv
 import hashlib
 import json
 import math
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from .limits import Policy
 
 # --- input: what the API accepts, turned into a plan -----------------------------------------
 
@@ -90,25 +95,60 @@ def _spec_dir(scratch: Path, text: str) -> Path:
     return folder
 
 
-def prepare(spec: dict[str, Any], registries: Path, mode: str | None, scratch: Path) -> Prepared:
+def _write_once(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: to a temporary file beside it, then an
+    atomic rename. Identical submissions share the path (it is named by content), so a reader
+    never sees a half-written file while another submission writes the same text."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def prepare(
+    spec: dict[str, Any],
+    registries: Path,
+    mode: str | None,
+    scratch: Path,
+    policy: Policy | None = None,
+) -> Prepared:
     """Validate and plan ``spec`` (``{"experiment", "limit", "overrides"}``, ``{"yaml"}`` or
-    ``{"user_config"}``); files it needs are written under ``scratch``. Raises ``InputError``."""
+    ``{"user_config"}``); files it needs are written under ``scratch``. With a ``policy``
+    (the server's, at submission) client-named files, storage and parallelism are checked
+    against it. Raises ``InputError``."""
     from vlmhyperbench import PlanError, plan_experiment
 
     limit = spec.get("limit")
+    configured_storage = None
     try:
         if "yaml" in spec:
             registry, target = _from_yaml(spec["yaml"], registries, mode, scratch)
         elif "user_config" in spec:
-            registry, target = _from_user_config(spec["user_config"], registries, mode, scratch)
+            registry, target = _from_user_config(
+                spec["user_config"], registries, mode, scratch, policy
+            )
         else:
             registry = open_registry(registries, mode)
             target = _named(registry, str(spec["experiment"]), spec.get("overrides") or {})
+            configured_storage = registry.get("experiments", str(spec["experiment"])).storage
         plan = plan_experiment(registry, target, limit=limit)
     except InputError:
         raise
     except (PlanError, KeyError, ValueError) as exc:
         raise InputError(_problems(exc)) from exc
+    if policy is not None:
+        problems = [
+            policy.storage_problem(plan.experiment.storage, configured_storage),
+            policy.parallelism_problem(plan.experiment.parallelism),
+        ]
+        if any(problems):
+            raise InputError([p for p in problems if p])
     stages = [
         {"id": s.id, "name": s.name, "kind": s.kind, "deps": list(s.deps)} for s in plan.stages
     ]
@@ -155,18 +195,57 @@ def _from_yaml(text: str, registries: Path, mode: str | None, scratch: Path) -> 
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InputError([f"yaml: name: {name!r} is not a valid entry name"])
     path = _spec_dir(scratch, text) / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    _write_once(path, yaml.safe_dump(data, sort_keys=False))
     return open_registry(registries, mode, [path]), path
 
 
+def _prompt_paths_problems(path: Path, registry: Any, roots: Sequence[Path]) -> list[str]:
+    """A user_config row's ``prompt_collection`` may name a prompt entry or a CSV; a CSV is
+    read only when the file the core would pick lies inside ``roots`` (the server's prompt
+    collections folder and registries), so no request makes the server open any other file.
+    The refusal is the same whether or not a file exists elsewhere."""
+    from vlmhb_v01 import (
+        UserConfigError,
+        prompt_collection_files,
+        prompt_entry_name,
+        read_user_config,
+    )
+
+    from .limits import inside
+
+    try:
+        rows = read_user_config(path)
+    except UserConfigError:
+        return []  # the core reports it, with its own line numbers
+    prompts = set(registry.names("prompts"))
+    problems = []
+    for row in rows:
+        cell = row.prompt_collection
+        if not cell or cell in prompts or prompt_entry_name(row.prompt_task, cell) in prompts:
+            continue
+        tried = prompt_collection_files(path, row.prompt_task, cell)
+        found = next((p for p in tried if p.is_file()), None)
+        if found is None or not inside(found, roots):
+            problems.append(
+                f"{path.name}:{row.line}: prompt_collection: {cell!r} is neither a prompt "
+                f"entry nor a CSV in {roots[0]}/<task>/ (where this server reads prompt "
+                "collections from)"
+            )
+    return problems
+
+
 def _from_user_config(
-    text: str, registries: Path, mode: str | None, scratch: Path
+    text: str, registries: Path, mode: str | None, scratch: Path, policy: Policy | None = None
 ) -> tuple[Any, Any]:
     from vlmhyperbench import UserConfigError, experiment_from_user_config
 
     path = _spec_dir(scratch, text) / "user_config.csv"
-    path.write_text(text, encoding="utf-8")
+    _write_once(path, text)
     registry = open_registry(registries, mode)
+    if policy is not None:
+        problems = _prompt_paths_problems(path, registry, policy.prompt_roots)
+        if problems:
+            raise InputError(problems)
     try:
         made = experiment_from_user_config(path, registry)
     except UserConfigError as exc:

@@ -7,7 +7,9 @@ JSON columns, and sorting by a score uses SQLAlchemy's portable JSON accessors.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +71,9 @@ class Experiment(Base):
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: bumped with every change of this experiment's samples (caches key on it)
     samples_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: owner of the token that submitted it / asked to cancel it (None: imported, or before 0003)
+    launched_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EventRow(Base):
@@ -139,7 +144,10 @@ class Token(Base):
     __tablename__ = "tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: the token's owner: recorded as who launched or cancelled an experiment
     name: Mapped[str] = mapped_column(String(200))
+    #: read | run | admin (see ``vlmhb_server.auth.SCOPES``)
+    scope: Mapped[str] = mapped_column(String(20), default="read", server_default="admin")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
@@ -161,10 +169,23 @@ def json_loads(raw: str | bytes) -> Any:
     return json.loads(raw)
 
 
+def create_private_sqlite(url: str) -> None:
+    """Create the SQLite file of ``url`` readable by its owner only (0600) when it does not
+    exist yet; SQLite gives its WAL and shared-memory files the same mode."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so the server and its workers
     (separate processes) write to one file without 'database is locked' errors."""
     if url.startswith("sqlite"):
+        create_private_sqlite(url)
         # readers run in parallel under WAL, but each aiosqlite connection is a thread, and
         # under load an overflow connection is opened and closed per request (a new thread,
         # the file opened, the pragmas): a fixed pool of a few per core is faster; requests

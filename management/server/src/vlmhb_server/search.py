@@ -86,7 +86,9 @@ async def detect(engine: AsyncEngine) -> str:
     return backend
 
 
-def _literal(q: str) -> str:
+def literal(q: str) -> str:
+    """``q`` for a LIKE pattern with ``ESCAPE '\\'``: ``%``, ``_`` and ``\\`` match
+    themselves."""
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -100,7 +102,7 @@ def condition(q: str, backend: str) -> Any:
             .columns(column("rowid", Integer))
         )
         return SampleRow.id.in_(matches)
-    pattern = f"%{_literal(q)}%"
+    pattern = f"%{literal(q)}%"
     if backend == TRIGRAM:
         return text(f"{PG_TEXT} ILIKE :pattern ESCAPE '\\'").bindparams(pattern=pattern)
     return or_(*(getattr(SampleRow, name).ilike(pattern, escape="\\") for name in SEARCHED))

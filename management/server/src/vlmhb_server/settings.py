@@ -7,6 +7,21 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+#: the database URL reaches an experiment worker in its environment (readable by the server's
+#: user only), never on its command line (readable by every user in ``ps``)
+DATABASE_URL_ENV = "VLMHB_WORKER_DATABASE_URL"
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder; created here, it is the server user's alone (0700): it holds the
+    database, experiment specs and worker logs. An existing folder keeps its mode."""
+    path = Path(path)
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
 
 def default_database_url(workdir: Path) -> str:
     return f"sqlite+aiosqlite:///{Path(workdir).resolve() / 'server.sqlite'}"
@@ -40,10 +55,24 @@ class Settings:
     migrate_on_start: bool = True
     #: how often a process that does not supervise the queue tries to take over
     leader_retry_s: float = 1.0
+    #: the largest request body accepted (JSON, YAML, multipart uploads alike)
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: folders ``POST /api/import`` may import from (empty: the work dir only)
+    import_roots: list[Path] = field(default_factory=list)
+    #: storage URI prefixes a submitted experiment may name besides its registry entry's own
+    #: (``s3://bucket/prefix``, ``/srv/results``); nothing else is accepted from a request
+    storage_allow: list[str] = field(default_factory=list)
+    #: S3 endpoints a submitted experiment may name besides its registry entry's own
+    storage_endpoints: list[str] = field(default_factory=list)
+    #: the most models a submitted experiment may serve at once (``parallelism``)
+    max_parallelism: int = 8
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
         self.registries = Path(self.registries).resolve()
+        self.import_roots = [Path(p).expanduser().resolve() for p in self.import_roots] or [
+            self.workdir
+        ]
         if not self.database_url:
             self.database_url = default_database_url(self.workdir)
         env_token = os.environ.get("VLMHB_SERVER_TOKEN")
@@ -61,6 +90,12 @@ class Settings:
         return self.workdir / "server"
 
     @property
+    def prompt_collections(self) -> Path:
+        """Where prompt collection CSVs that a submitted user_config names by path are read
+        from (the v0.1 layout the core searches above the config: ``data_dirs/...``)."""
+        return self.workdir / "data_dirs" / "PromptCollections"
+
+    @property
     def leader_lock(self) -> Path:
         """The file lock whose holder supervises the queue (see ``vlmhb_server.leader``)."""
         return self.server_dir / "supervisor.lock"
@@ -68,11 +103,16 @@ class Settings:
     def to_json(self) -> str:
         """For the worker processes of ``--workers N`` (tokens stay in the environment)."""
         data = {k: v for k, v in asdict(self).items() if k != "tokens"}
-        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in data.items()})
+        return json.dumps(data, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         return cls(**json.loads(text))
+
+    def create_dirs(self) -> None:
+        """The work dir and the server's folder in it, private when created here."""
+        private_dir(self.workdir)
+        private_dir(self.server_dir)
 
     def experiment_dir(self, experiment_id: int) -> Path:
         return self.server_dir / "experiments" / str(experiment_id)

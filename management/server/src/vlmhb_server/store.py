@@ -116,10 +116,16 @@ def experiment_json(exp: Experiment, *, stages: bool = True) -> dict[str, Any]:
         "finished_at": iso(exp.finished_at),
         "error": exp.error,
         "attempts": exp.attempts,
+        "launched_by": exp.launched_by,
+        "cancelled_by": exp.cancelled_by,
         "spec": {k: v for k, v in (exp.spec or {}).items() if not k.startswith("_")},
     }
     if stages:
         data["stages"] = list((exp.stages or {}).values())
+    else:  # a list: a submitted YAML or user_config text is shown by GET of the experiment
+        for key in ("yaml", "user_config"):
+            if isinstance(data["spec"].get(key), str):
+                data["spec"][key] = f"<{len(data['spec'][key])} characters>"
     return data
 
 

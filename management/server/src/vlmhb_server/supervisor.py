@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from . import store
-from .db import Database, Experiment
+from .db import Database, Experiment, redact_url
 from .feed import FeedHub
-from .settings import Settings
+from .settings import DATABASE_URL_ENV, Settings
 
 log = logging.getLogger("vlmhb_server")
 
@@ -59,7 +59,7 @@ def _find_worker(experiment_id: int, database_url: str) -> int | None:
     supervisor died between starting it and writing its pid (it writes it itself a moment
     later). Without this, the next supervisor would start the experiment a second time."""
     wanted = [b"--experiment", str(experiment_id).encode()]
-    url = database_url.encode()
+    url = redact_url(database_url).encode()
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -188,8 +188,8 @@ class Supervisor:
             *self.worker_command(),
             "--experiment",
             str(experiment_id),
-            "--database-url",
-            s.url,
+            "--database",  # which database, for finding the worker again; no password
+            redact_url(s.url),
             "--workdir",
             str(s.workdir),
             "--registries",
@@ -206,6 +206,7 @@ class Supervisor:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, DATABASE_URL_ENV: s.url},
             )
         async with self.database.session() as session:
             await session.execute(
@@ -214,7 +215,15 @@ class Supervisor:
                 .values(worker_pid=process.pid)
             )
             await session.commit()
+            cancelled = (
+                await session.execute(
+                    select(Experiment.cancel_requested).where(Experiment.id == experiment_id)
+                )
+            ).scalar_one()
         self.watchers[experiment_id] = asyncio.create_task(self._watch(experiment_id, process))
+        if cancelled:  # cancelled while it started: nobody had its pid to signal
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
 
     async def _watch(self, experiment_id: int, process: asyncio.subprocess.Process) -> None:
         code = await process.wait()
@@ -245,18 +254,22 @@ class Supervisor:
             self.feeds.notify(experiment_id)
             self._wake.set()
 
-    async def cancel(self, experiment_id: int) -> str:
+    async def cancel(self, experiment_id: int, by: str | None = None) -> str:
+        """Cancel a queued run at once; a running one gets SIGTERM (its worker also polls the
+        flag, so a run whose pid is not recorded yet stops within seconds too)."""
         async with self.database.session() as session:
             exp = await session.get(Experiment, experiment_id)
             if exp is None:
                 raise KeyError(experiment_id)
             if exp.status in ("queued", "interrupted"):
+                exp.cancelled_by = by
                 await store.finish(session, exp, "cancelled", "cancelled by request")
                 self.feeds.notify(experiment_id)
                 return "cancelled"
             if exp.status != "running":
                 raise StateError(f"experiment {experiment_id} is {exp.status}; nothing to cancel")
             exp.cancel_requested = 1
+            exp.cancelled_by = by
             pid = exp.worker_pid
             await session.commit()
         if pid and _alive(pid, experiment_id):
@@ -264,7 +277,7 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
         return "cancelling"
 
-    async def resume(self, experiment_id: int) -> None:
+    async def resume(self, experiment_id: int, by: str | None = None) -> None:
         async with self.database.session() as session:
             exp = await session.get(Experiment, experiment_id)
             if exp is None:
@@ -275,8 +288,10 @@ class Supervisor:
                     "interrupted, failed or cancelled experiment submitted here can be resumed"
                 )
             exp.status, exp.cancel_requested, exp.error, exp.finished_at = "queued", 0, None, None
+            exp.cancelled_by = None
+            line = f"resumed by {by}" if by else "resumed"
             await store.append_events(
-                session, exp.id, [{"type": "log", "line": "resumed", "ts": time.time()}]
+                session, exp.id, [{"type": "log", "line": line, "ts": time.time()}]
             )
             await session.commit()
         self.kick()

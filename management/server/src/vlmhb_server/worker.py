@@ -28,6 +28,7 @@ from sqlalchemy import select
 from . import core_bridge, store
 from .db import Database, Experiment
 from .migrate import check_schema
+from .settings import DATABASE_URL_ENV
 
 HEARTBEAT_S = 2.0
 BATCH = 500
@@ -48,6 +49,7 @@ class EventWriter(threading.Thread):
         self.stages = stages
         self.queue: queue.Queue[Any] = queue.Queue()
         self.error: BaseException | None = None
+        self.cancel_seen = False
 
     def __call__(self, event: dict[str, Any]) -> None:
         self.queue.put(event)
@@ -101,6 +103,11 @@ class EventWriter(threading.Thread):
                 exp.stages = json.loads(json.dumps(self.stages))
             exp.heartbeat_at = time.time()
             await session.commit()
+            if exp.cancel_requested and not self.cancel_seen:
+                # a cancel the server could not signal (the pid was not recorded yet, or it
+                # was asked on another server process): stop this run as SIGTERM would
+                self.cancel_seen = True
+                os.kill(os.getpid(), signal.SIGTERM)
 
 
 Prepare = Callable[[dict[str, Any], Path, "str | None", Path], core_bridge.Prepared]
@@ -110,15 +117,24 @@ Execute = Callable[..., core_bridge.Outcome]
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m vlmhb_server.worker")
     parser.add_argument("--experiment", type=int, required=True)
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV),
+        help=f"default: ${DATABASE_URL_ENV} (how the server passes it: never in ps)",
+    )
+    parser.add_argument("--database", default=None, help="the URL without its password (ps)")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--registries", type=Path, required=True)
     parser.add_argument("--mode", default=None)
     parser.add_argument("--executor", default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        parser.error(f"--database-url or ${DATABASE_URL_ENV} is required")
+    return args
 
 
-async def _load(url: str, experiment_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _load(url: str, experiment_id: int) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The experiment's spec, stage states, and whether it was cancelled before it started."""
     database = Database(url)
     try:
         await check_schema(database)
@@ -131,7 +147,7 @@ async def _load(url: str, experiment_id: int) -> tuple[dict[str, Any], dict[str,
             exp.heartbeat_at = time.time()
             exp.worker_pid = os.getpid()
             await session.commit()
-            return dict(exp.spec or {}), dict(exp.stages or {})
+            return dict(exp.spec or {}), dict(exp.stages or {}), bool(exp.cancel_requested)
     finally:
         await database.dispose()
 
@@ -185,7 +201,7 @@ def main(
     args = _parse(argv)
     url, exp_id = args.database_url, args.experiment
     workdir = args.workdir.resolve()
-    spec, stages = asyncio.run(_load(url, exp_id))
+    spec, stages, cancelled_early = asyncio.run(_load(url, exp_id))
     folder = workdir / "server" / "experiments" / str(exp_id)
 
     def stop(signum: int, frame: Any) -> None:
@@ -194,6 +210,8 @@ def main(
     signal.signal(signal.SIGTERM, stop)
     writer: EventWriter | None = None
     try:
+        if cancelled_early:
+            raise Stopped("cancelled before it started")
         prepared = prepare(spec, args.registries, args.mode, workdir / "server" / "specs")
         # the plan made now is what runs (code edited since submission changes stage ids);
         # stages it shares with an earlier attempt keep their state

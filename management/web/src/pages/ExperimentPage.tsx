@@ -80,7 +80,11 @@ export function ExperimentPage() {
         </div>
       </div>
       <div className="meta">
-        created {fmtTime(exp.created_at)} · finished {fmtTime(exp.finished_at)} · events{" "}
+        created {fmtTime(exp.created_at)}
+        {exp.launched_by && <span data-testid="launched-by"> by {exp.launched_by}</span>}
+        {" "}· finished {fmtTime(exp.finished_at)}
+        {exp.cancelled_by && <span data-testid="cancelled-by"> · cancelled by {exp.cancelled_by}</span>}
+        {" "}· events{" "}
         <span data-testid="connection">{connection}</span>
         {closeReason && <span className="error"> ({closeReason})</span>}
       </div>

@@ -56,7 +56,10 @@ export function ExperimentsPage() {
                   <td className="progress-cell">
                     <ProgressBar value={e.progress.fraction} label={`${e.progress.stages_done}/${e.progress.stages_total} stages`} />
                   </td>
-                  <td>{fmtTime(e.created_at)}</td>
+                  <td>
+                    {fmtTime(e.created_at)}
+                    {e.launched_by && <div className="muted">by {e.launched_by}</div>}
+                  </td>
                   <td>{fmtTime(e.finished_at)}</td>
                   <td>
                     {Object.entries(e.best ?? {}).map(([task, b]) => (
