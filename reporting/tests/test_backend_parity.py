@@ -9,6 +9,7 @@ The real-generation test (tiny Qwen2-VL answers) is in the transformers-adapter 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,25 @@ def test_command_on_runs_uses_their_checkpoint(tmp_path: Path, checkpoint: Path)
     runs = ["tiny-tf/docs/plain", "tiny-vllm/docs/plain", "-w", str(workdir)]
     ok = CliRunner().invoke(_app(), ["backend-parity", *runs, "--min-agreement", "0.25"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_a_checkpoint_under_the_workdir_variable_is_found(tmp_path: Path, checkpoint: Path) -> None:
+    """Model entries name checkpoints as ``${VLMHB_WORKDIR}/models/...`` (the smoke sessions'
+    tiny models): that is the run's own work dir, as the adapters expand it."""
+    workdir = tmp_path / "work"
+    shutil.copytree(checkpoint, workdir / "models" / "tiny")
+    _run(workdir, "inf-tf", "transformers", Path("${VLMHB_WORKDIR}/models/tiny"), A)
+    _run(workdir, "inf-vllm", "vllm", Path("${VLMHB_WORKDIR}/models/tiny"), B)
+    runs = ["tiny-tf/docs/plain", "tiny-vllm/docs/plain", "-w", str(workdir)]
+    write_reports(
+        workdir / "reports" / "p",
+        [_entry("tiny-tf", "inf-tf"), _entry("tiny-vllm", "inf-vllm")],
+        workdir,
+        ["leaderboard"],
+    )
+    result = CliRunner().invoke(_app(), ["backend-parity", *runs, "--min-agreement", "0.25"])
+    assert result.exit_code == 0, result.output
+    assert "1/4" in result.stdout
 
 
 def _files(tmp_path: Path, a_lines: list[str], b_lines: list[str]) -> tuple[Path, Path]:

@@ -16,6 +16,8 @@ backend and the checkpoint, so a report can find pairs by itself (:func:`backend
 
 from __future__ import annotations
 
+import os
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -225,7 +227,11 @@ def run_setup(workdir: Path, run: Mapping[str, Any]) -> tuple[str | None, str | 
     model = config.get("model") or {}
     load = {**(model.get("model") or {}), **(model.get("engine_args") or {})}
     checkpoint = load.get("model")
-    return config.get("backend"), str(checkpoint) if checkpoint else None
+    if not checkpoint:
+        return config.get("backend"), None
+    # as the adapters read it: ${VLMHB_WORKDIR} is this work dir, other variables the environment's
+    values = {**os.environ, "VLMHB_WORKDIR": str(Path(workdir).resolve())}
+    return config.get("backend"), string.Template(str(checkpoint)).safe_substitute(values)
 
 
 @dataclass(frozen=True)
