@@ -37,6 +37,8 @@ class SyncConfig(_Config):
     cache_dir: str | None = None
     endpoint_url: str | None = None
     max_images: int | None = None
+    limit: int | None = None
+    """Prepare the first ``limit`` samples only (handed to the iterator when it takes one)."""
 
 
 class MetricSpec(_Config):

@@ -39,14 +39,13 @@ def content_hash(*parts: Any, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
-def tree_stat_fingerprint(folder: Path) -> str:
-    """Cheap fingerprint of a local folder (names, sizes, mtimes): detects edits in place."""
-    entries = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            entries.append((str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
-    return content_hash(entries)
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks (a dataset file may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def normalise(name: str) -> str:

@@ -22,8 +22,8 @@ from .lifecycle import StageLifecycle, StageResult
 from .report import write_reports
 from .scripts import ScriptRunner
 from .serve import stop_orphans
-from .stages import EvalStage, InferStage, Plan, RunResult
-from .steps import eval_body, sync_body, upload_body
+from .stages import EvalStage, InferStage, Plan, RunResult, SyncStage
+from .steps import DataChangedError, eval_body, sync_body, upload_body, verify_pinned
 
 
 @dataclass
@@ -65,6 +65,16 @@ class ExperimentRunner:
     def _log(self, line: str) -> None:
         self.bus.publish(LogLine(stage_id="-", stage_kind="report", name="run", line=line))
 
+    def _verify_prepared(self, stage: SyncStage, result: StageResult) -> StageResult:
+        """A done sync against its entry's pin (see ``verify_pinned``)."""
+        assert result.folder is not None
+        fingerprint = read_json(result.folder / "manifest.json")["fingerprint"]
+        try:
+            verify_pinned(stage, fingerprint, self.bus, self.accept_data_change)
+        except DataChangedError as exc:
+            return self.lifecycle.fail(stage, str(exc))
+        return result
+
     def run(self, plan: Plan) -> RunOutcome:
         for stage in plan.stages:
             self.lifecycle.planned(stage)
@@ -86,6 +96,8 @@ class ExperimentRunner:
                 ),
                 skip_reason="dataset already prepared",
             )
+            if result.status == "skipped" and stage.dataset.checksum and stage.limit is None:
+                result = self._verify_prepared(stage, result)
             results[stage.id] = result
             synced[stage.id] = result.ok
         for result in self._infer(plan, synced):

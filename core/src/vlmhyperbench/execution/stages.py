@@ -61,6 +61,8 @@ class SyncStage(Stage):
     packages: list[str] = field(kw_only=True)
     generator_id: str | None = field(default=None, kw_only=True)
     max_images: int | None = field(default=None, kw_only=True)
+    #: The first ``limit`` samples only (every run of the dataset has a limit, none filters).
+    limit: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)
