@@ -6,7 +6,9 @@ import csv
 import json
 from pathlib import Path
 
+import yaml
 from conftest import REPO, SMALL_GENERATOR, write_overlay
+from vlmhb_reports import quality_columns
 
 
 def _events(workdir: Path, experiment: str) -> list[dict]:
@@ -204,40 +206,70 @@ def _docker_engine_script():
     return module
 
 
+#: Samples per run of the default experiment under both executors: enough to score every
+#: task, few enough that the two runs stay a few minutes.
+DOCKER_LIMIT = 2
+
+
+def _telemetry_metrics() -> set[str]:
+    """Metrics computed from timings (latency, throughput): they differ between any two runs."""
+    names = set()
+    for path in (REPO / "registries" / "metrics").glob("*.yaml"):
+        if yaml.safe_load(path.read_text(encoding="utf-8")).get("inputs") == "telemetry":
+            names.add(path.stem)
+    return names
+
+
 def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -> None:
-    """Every stage and the model server in containers, on a private engine the test starts."""
+    """The whole default experiment (both baselines, every task), every stage and both model
+    servers in containers on a private engine the test starts, scores as the local executor's.
+
+    No image is chosen by the test: the stages run in the executor's default image and the
+    model servers in the image their entries name (``docker_image``), as ``vlmhb run default
+    --executor docker`` does for a user (issue 29: RapidOCR's server failed there)."""
     import tempfile
 
     engines = _docker_engine_script()
     engine = engines.ensure_engine(Path(tempfile.mkdtemp(prefix="vlmhb-d-", dir="/tmp")))
     try:
-        engines.ensure_base_image(engine.client(), "vlmhb-ocr:bookworm")  # Tesseract inside
-        docker_env = {"DOCKER_HOST": engine.base_url, "VLMHB_DOCKER_IMAGE": "vlmhb-ocr:bookworm"}
-        overlay = _smoke_overlay(tmp_path / "overlay")
-        scores = {}
+        for tag in ("vlmhb-base:bookworm", "vlmhb-ocr:bookworm"):
+            engines.ensure_base_image(engine.client(), tag)
+        scores: dict[str, dict[tuple[str, str], str]] = {}
+        telemetry = _telemetry_metrics()
         for executor in ("local", "docker"):
             workdir = tmp_path / executor
             proc = vlmhb(
                 "run",
-                "smoke",
+                "default",
                 "--workdir",
                 str(workdir),
-                "--overlay",
-                str(overlay),
                 "--executor",
                 executor,
-                env=docker_env,
+                "--limit",
+                str(DOCKER_LIMIT),
+                env={"DOCKER_HOST": engine.base_url},
+                timeout=1500,
             )
             assert proc.returncode == 0, proc.stdout + proc.stderr
-            rows = csv.DictReader(
-                (workdir / "reports" / "smoke" / "leaderboard.csv").open(encoding="utf-8")
+            rows = list(
+                csv.DictReader(
+                    (workdir / "reports" / "default" / "leaderboard.csv").open(encoding="utf-8")
+                )
             )
+            assert {r["model"] for r in rows} == {"tesseract", "rapidocr"}
+            assert len(rows) == 12, [r["run"] for r in rows]  # 2 models x 6 task/prompt runs
+            for row in rows:
+                assert row["samples"] == str(DOCKER_LIMIT) and row["failed"] == "0", row
             scores[executor] = {
-                (r["prompt"], m): r[m] for r in rows for m in ("anls", "cer", "exact_match")
+                (r["run"], column): r[column]
+                for r in rows
+                for column in quality_columns(r)
+                if column not in telemetry and r[column] != ""
             }
             locks = list((workdir / "evals").glob("*/environment.lock"))
             assert locks and "metrics/text-metrics" in locks[0].read_text()  # bill of materials
         assert scores["docker"] == scores["local"]
+        assert len(scores["local"]) >= 12 * 2  # every run scored, by several metrics
         # The generated data itself is byte-identical wherever it was made: the fingerprint
         # covers every image's bytes (host venv vs Debian container, different libraries).
         fingerprints = {
