@@ -17,6 +17,7 @@ from .columns import (
     BASE_COLUMNS,
     MEMORY_COLUMNS,
     SPEED_COLUMNS,
+    SPEED_CONTEXT_COLUMNS,
     TAIL_COLUMNS,
     higher_is_better,
     quality_columns,
@@ -28,12 +29,14 @@ from .html import report_page
 from .leaderboard import leaderboard_rows
 from .records import RunEntry, RunNotFound, runs_index, select_runs
 from .rundata import RunData, load_experiment, load_run
+from .speed import speed_figures, speed_note
 from .writers import ReportKindError, report_kinds, write_reports
 
 __all__ = [
     "BASE_COLUMNS",
     "MEMORY_COLUMNS",
     "SPEED_COLUMNS",
+    "SPEED_CONTEXT_COLUMNS",
     "TAIL_COLUMNS",
     "CompareError",
     "FigureSpec",
@@ -54,5 +57,7 @@ __all__ = [
     "report_page",
     "runs_index",
     "select_runs",
+    "speed_figures",
+    "speed_note",
     "write_reports",
 ]

@@ -9,9 +9,12 @@ from collections.abc import Iterable
 
 BASE_COLUMNS = ["run", "model", "dataset", "task", "prompt"]
 SPEED_COLUMNS = ["latency_p50_s", "latency_p90_s", "samples_per_s", "output_tokens_per_s"]
+SPEED_CONTEXT_COLUMNS = ["cached_answers", "peak_load_per_cpu", "parallel_models", "speed_note"]
+"""What the speed figures must be read with (``speed``): answers left out for the cache, what
+the machine was doing, and whether the figures are reliable."""
 MEMORY_COLUMNS = ["peak_rss_mb", "peak_vram_mb"]
 COUNT_COLUMNS = ["samples", "failed", "status"]
-TAIL_COLUMNS = [*SPEED_COLUMNS, *MEMORY_COLUMNS, *COUNT_COLUMNS]
+TAIL_COLUMNS = [*SPEED_COLUMNS, *SPEED_CONTEXT_COLUMNS, *MEMORY_COLUMNS, *COUNT_COLUMNS]
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 LATENCY_COLUMN = "latency_p50_s"
 SAMPLE_KEYS = ("id", "doc_class", "question_type", "parse_status", "answer")

@@ -480,6 +480,7 @@ def create_app(
                 "total_tokens": result.prompt_tokens + result.completion_tokens,
             },
             "latency_s": latency,
+            "cached": result.cached,
         }
         return JSONResponse(answer, headers={LATENCY_HEADER: f"{latency:.6f}"})
 

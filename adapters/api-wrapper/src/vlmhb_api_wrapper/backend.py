@@ -62,6 +62,9 @@ class GenerationResult(BaseModel):
     completion_tokens: int = 0
     finish_reason: Literal["stop", "length", "error"] = "stop"
     error: str | None = None
+    cached: bool = False
+    """Served from the backend's cache (no model work, e.g. a page the OCR engine read
+    before): the response says so, and speed figures leave the answer out."""
 
 
 @runtime_checkable

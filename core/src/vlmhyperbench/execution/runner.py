@@ -137,15 +137,23 @@ class ExperimentRunner:
             groups.setdefault(stage.serve.id, []).append(stage)
         serves = {s.id: s for s in plan.serves}
 
+        workers = max(1, min(plan.experiment.parallelism, len(groups)))
+
         def one(serve_id: str) -> list[StageResult]:
             serve = serves[serve_id]
             sources = self.resolver.sources(serve.packages) if serve.packages else []
             group = ModelInference(
-                serve, self.lifecycle, self.bus, self.workdir, self.executor, sources, self.mode
+                serve,
+                self.lifecycle,
+                self.bus,
+                self.workdir,
+                self.executor,
+                sources,
+                self.mode,
+                parallel_models=workers,
             )
             return group.run(groups[serve_id], synced)
 
-        workers = max(1, min(plan.experiment.parallelism, len(groups)))
         if workers == 1:
             return [r for serve_id in groups for r in one(serve_id)]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vlmhb-model") as pool:
