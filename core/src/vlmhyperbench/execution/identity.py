@@ -39,15 +39,6 @@ def content_hash(*parts: Any, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
-def file_hash(path: Path) -> str:
-    """sha256 of a file's bytes, read in blocks (a dataset file may be large)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 

@@ -17,10 +17,11 @@ from typing import Any
 
 from vlmhb_dependency_injector import folder_hash
 from vlmhb_stages import script_path
+from vlmhb_stages.prepare_dataset import file_digest
 
 from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
 from ..registry.models import GenerationParams, InlineRun, RunSpec
-from .identity import PackageResolver, content_hash, file_hash
+from .identity import PackageResolver, content_hash
 from .stages import (
     EvalStage,
     InferStage,
@@ -68,7 +69,7 @@ def local_content(path: Path) -> str | None:
     if path.is_dir():
         return folder_hash(path)
     if path.is_file():
-        return file_hash(path)
+        return file_digest(path)  # as the sync stage hashes each image
     return None  # missing: the sync stage fails and names it
 
 
