@@ -221,6 +221,7 @@ def _telemetry_metrics() -> set[str]:
     return names
 
 
+@pytest.mark.timeout(2400)  # two whole default runs (about 12 min on a busy 2-core box)
 def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -> None:
     """The whole default experiment (both baselines, every task), every stage and both model
     servers in containers on a private engine the test starts, scores as the local executor's.
