@@ -180,6 +180,12 @@ def test_the_limit_reaches_the_sync_only_when_every_run_of_the_dataset_has_one(
     resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
     [filtered] = BenchmarkPlanner(registry, resolver).plan("default", limit=5).syncs
     assert filtered.limit is None  # the run filters first, so it needs every sample
+    entries = _entries(tmp_path)
+    entries["datasets"]["docs-vqa"]["checksum"] = "sha256:" + "0" * 64
+    registry = _registry(tmp_path, entries)
+    resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
+    [pinned] = BenchmarkPlanner(registry, resolver).plan("default", limit=5).syncs
+    assert pinned.limit is None  # the pin is the whole dataset's fingerprint: verify it all
 
 
 def test_matrix_and_named_runs_expand(tmp_path: Path) -> None:

@@ -73,13 +73,16 @@ def local_content(path: Path) -> str | None:
     return None  # missing: the sync stage fails and names it
 
 
-def sync_limit(runs: list[PlannedRun]) -> int | None:
-    """How many samples the sync of a dataset must prepare for ``runs`` (all of them: None).
+def sync_limit(dataset: DatasetEntry, runs: list[PlannedRun]) -> int | None:
+    """How many samples the sync of ``dataset`` must prepare for ``runs`` (all of them: None).
 
     A run takes the first ``limit`` samples of the prepared data after its filters, so the
     sync may stop at the largest limit only when every run has one and none filters
-    (``--limit 5`` on an HF dataset unpacks 5 pages, not every row's).
+    (``--limit 5`` on an HF dataset unpacks 5 pages, not every row's). A pinned ``checksum``
+    is the whole dataset's fingerprint: to verify it the sync prepares every sample.
     """
+    if dataset.checksum:
+        return None
     if any(r.limit is None or r.filters.doc_class or r.filters.question_type for r in runs):
         return None
     return max(r.limit for r in runs if r.limit is not None)
@@ -169,7 +172,9 @@ class BenchmarkPlanner:
         for run in runs:
             if run.dataset.name not in syncs:
                 users = [r for r in runs if r.dataset.name == run.dataset.name]
-                syncs[run.dataset.name] = self.sync_stage(run.dataset, sync_limit(users))
+                syncs[run.dataset.name] = self.sync_stage(
+                    run.dataset, sync_limit(run.dataset, users)
+                )
             if run.model.name not in serves:
                 serves[run.model.name] = self.serve_stage(run.model)
         stages += [*syncs.values(), *serves.values()]

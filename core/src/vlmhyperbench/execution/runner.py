@@ -96,7 +96,7 @@ class ExperimentRunner:
                 ),
                 skip_reason="dataset already prepared",
             )
-            if result.status == "skipped" and stage.dataset.checksum and stage.limit is None:
+            if result.status == "skipped" and stage.dataset.checksum:
                 result = self._verify_prepared(stage, result)
             results[stage.id] = result
             synced[stage.id] = result.ok

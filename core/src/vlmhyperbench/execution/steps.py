@@ -69,16 +69,7 @@ def sync_body(
     scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
     manifest = read_json(folder / "manifest.json")
     fingerprint = manifest["fingerprint"]
-    if stage.limit is not None and dataset.checksum:
-        message = (
-            f"dataset {dataset.name!r}: checksum not verified: the sync prepared the first "
-            f"{stage.limit} samples only (a limit), and the pin is the whole dataset's"
-        )
-        scripts.bus.publish(
-            LogLine(stage_id=stage.id, stage_kind="sync", name=stage.name, line=message)
-        )
-    else:
-        verify_pinned(stage, fingerprint, scripts.bus, accept_data_change)
+    verify_pinned(stage, fingerprint, scripts.bus, accept_data_change)
     return {
         "fingerprint": fingerprint,
         "samples": manifest["samples"],
