@@ -58,6 +58,13 @@ def test_cached_answers_are_left_out_of_speed_and_the_machine_is_recorded(tmp_pa
     assert row["speed_note"].endswith("20 cached answers left out")
     assert columns.index("latency_p50_s") < columns.index("speed_note") < columns.index("status")
 
+    from rich.console import Console
+    from vlmhb_reports.terminal import print_leaderboard
+
+    console = Console(record=True, width=200)
+    print_leaderboard(console, columns, [row])
+    assert f"speed: ocr / plain: {row['speed_note']}" in console.export_text()
+
 
 def test_speed_note_rule() -> None:
     steady = [1.0 + 0.01 * i for i in range(20)]
