@@ -59,7 +59,13 @@ def test_run_scores_reports_and_reruns_from_cache(vlmhb, tmp_path: Path) -> None
         # Tesseract reads the clean synthetic passports well: most surnames, dates... are right.
         assert float(row["anls"]) > 0.5, row
         assert 0 <= float(row["cer"]) < 0.6, row
-        assert float(row["latency_p50_s"]) > 0
+    # The first prompt read the pages; the second asked about pages the server had read, and
+    # its cache hits are no measure of speed (issue 29).
+    timed = [r for r in rows if r["latency_p50_s"] != ""]
+    assert timed and all(float(r["latency_p50_s"]) > 0 for r in timed)
+    for row in rows:
+        if row["latency_p50_s"] == "":
+            assert row["cached_answers"] == row["samples"], row
     assert "<html>" in (report / "report.html").read_text(encoding="utf-8")[
         :200
     ].lower() or "plotly" in (report / "report.html").read_text(encoding="utf-8")
@@ -107,6 +113,9 @@ def test_run_scores_reports_and_reruns_from_cache(vlmhb, tmp_path: Path) -> None
     )
     assert {v["metric"] for v in verdicts} >= {"anls", "cer", "exact_match"}
     for v in verdicts:
+        if v["metric"] == "latency_p50":  # a run-level value: shown as the leaderboard does
+            assert v["verdict"] == "not tested" and v["p_value"] is None
+            continue
         assert v["ci_low"] <= v["delta"] <= v["ci_high"] and 0 <= v["p_value"] <= 1
         assert v["verdict"] in ("better", "worse", "no significant difference")
     gate = vlmhb("compare", a, b, "--workdir", str(workdir), "--fail-on-regression")
