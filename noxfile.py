@@ -127,9 +127,23 @@ def tests(session: nox.Session) -> None:
         session.notify(f"package({name})")
     if any((ROOT / "tests").glob("test_*.py")):
         session.notify("integration")
+    session.notify("parity-peers")
     session.notify("smoke-vlm")
     if (ROOT / "management" / "web" / "package.json").is_file():
         session.notify("web")
+
+
+@nox.session(name="parity-peers")
+def parity_peers(session: nox.Session) -> None:
+    """Our metric variants against the peers' own scoring code from PyPI (lmms-eval,
+    VLMEvalKit), pinned in metrics/text-metrics/parity/peers.txt, installed without their
+    torch stacks (only their scorers are imported)."""
+    folder = ROOT / "metrics" / "text-metrics"
+    parity = folder / "parity"
+    session.install(f"{folder}[test]", "-r", str(parity / "peer-deps.txt"))
+    session.install("--no-deps", "-r", str(parity / "peers.txt"))
+    session.chdir(folder)
+    session.run("python", "-m", "pytest", "parity", *session.posargs)
 
 
 @nox.session

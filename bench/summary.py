@@ -57,6 +57,11 @@ RECIPES = {
         ["jiwer", "./metrics/text-metrics"],
         quick=["--pairs", "20000", "--repeat", "2"],
     ),
+    "document_metrics": Recipe(
+        "bench_document_metrics.py",
+        ["omnidocbench", "./metrics/document-metrics"],
+        quick=["--pages", "1000"],
+    ),
     "env": Recipe("bench_env.py", ["./dependency-injector"], quick=["--rounds", "2"]),
     "sync": Recipe("bench_sync.py", ["./data-layer", "moto[server]"], quick=["--files", "200"]),
     "wrapper_overhead": Recipe(
@@ -68,6 +73,11 @@ RECIPES = {
         "bench_pipeline.py",
         [*CORE, "./adapters/api-wrapper", "pillow", "sniffio"],
         quick=["--samples", "500", "--rounds", "2"],
+    ),
+    "rate_limit": Recipe(
+        "bench_rate_limit.py",
+        [*CORE, "./adapters/api-wrapper", "pillow", "sniffio", "aiohttp"],
+        quick=["--rpm", "1200", "--requests", "300"],
     ),
     "server": Recipe(
         "bench_server.py",

@@ -70,7 +70,7 @@ def test_run_scores_reports_and_reruns_from_cache(vlmhb, tmp_path: Path) -> None
         :200
     ].lower() or "plotly" in (report / "report.html").read_text(encoding="utf-8")
     runs = json.loads((report / "runs.json").read_text(encoding="utf-8"))
-    assert all(r["metric_versions"]["anls"] == "anls@1" for r in runs)
+    assert all(r["metric_versions"]["anls"] == "anls@2" for r in runs)
     infer_dir = workdir / "runs" / runs[0]["infer_id"]
     answers = [
         json.loads(x)

@@ -20,7 +20,7 @@ from vlmhyperbench.execution.planner import BenchmarkPlanner
 from vlmhyperbench.execution.structured import parse_structured
 from vlmhyperbench.execution.tracker import TaskTracker
 from vlmhyperbench.execution.user_config import UserConfigError, experiment_from_user_config
-from vlmhyperbench.registry import RegistryManager
+from vlmhyperbench.registry import RegistryError, RegistryManager
 
 
 def _registry(tmp_path: Path, entries=None, mode: str = "prod"):
@@ -101,6 +101,45 @@ def test_changing_the_prompt_or_generation_changes_the_infer_id(tmp_path: Path) 
     changed["models"]["tesseract"]["generation"]["max_tokens"] = 64
     other = _ids(tmp_path / "c", changed)
     assert other[0] == base[0] and other[1] != base[1] and other[2] != base[2]
+
+
+def test_prompt_transforms_change_the_infer_id_and_their_absence_does_not(tmp_path: Path) -> None:
+    """A prompt without transforms dumps as before they existed (cached answers stay valid);
+    one with transforms sends other text, so it is another infer stage."""
+    registry = _registry(tmp_path / "a", _entries(tmp_path / "a"), "prod")
+    assert "transforms" not in registry.get("prompts", "plain").model_dump()
+    base = _ids(tmp_path / "b")
+    changed = _entries(tmp_path / "c")
+    changed["prompts"]["plain"]["transforms"] = {"question": ["strip", "capitalize"]}
+    assert _ids(tmp_path / "c", changed)[1] != base[1]
+
+
+def test_prompt_transforms_apply_to_the_samples_question_in_order() -> None:
+    settings = InferSettings(
+        model_id="m",
+        system_prompt=None,
+        template="{question}\nAnswer the question using a single word or phrase.",
+        collection={},
+        generation={},
+        response_format=None,
+        json_schema=None,
+        output_kind="text",
+        transforms={"question": ["strip", "capitalize"]},
+    )
+    sample = {"id": "1", "prompt_vars": {"question": "  what is the BRAND?"}}
+    assert build_prompt(sample, settings) == (
+        "What is the brand?\nAnswer the question using a single word or phrase."
+    )
+
+
+def test_a_transform_of_a_variable_the_template_does_not_use_is_refused(tmp_path: Path) -> None:
+    entries = _entries(tmp_path)
+    entries["prompts"]["plain"]["transforms"] = {"labels": ["strip"]}
+    with pytest.raises(RegistryError, match="transforms: labels not used by the template"):
+        _registry(tmp_path, entries, "prod")
+    entries["prompts"]["plain"]["transforms"] = {"question": ["title"]}
+    with pytest.raises(RegistryError, match="capitalize"):
+        _registry(tmp_path, entries, "prod")
 
 
 def test_ids_do_not_depend_on_where_the_checkout_lives(tmp_path: Path) -> None:

@@ -312,3 +312,53 @@ def test_a_cancelled_run_leaves_no_task_and_a_rerun_completes_it(tmp_path: Path)
     assert all(r.parse_status == "text" and r.attempts == 1 for r in records)
     lines = answers.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 30  # each sample once
+
+
+def test_reasoning_is_kept_apart_and_an_unclosed_think_block_fails_for_any_backend(
+    tmp_path: Path,
+) -> None:
+    """Our own wrapper's answers are read like an endpoint's: reasoning_content and think
+    blocks apart from the scored answer, usage with reasoning tokens, finish_reason, the
+    response's model; an unclosed block is a failed answer that is not asked again."""
+    from vlmhyperbench.registry.models import ReasoningSpec
+
+    calls: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        question = body["messages"][-1]["content"][0]["text"]
+        calls.append(question)
+        text = "<think>the page is blank" if "Поле 1 " in question else "<think>label</think>Иванов"
+        return web.json_response(
+            {
+                "model": "served-name",
+                "system_fingerprint": "fp_1",
+                "choices": [
+                    {
+                        "message": {"content": text, "reasoning_content": "from the field"},
+                        "finish_reason": "length" if "Поле 1 " in question else "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 30,
+                    "completion_tokens": 9,
+                    "completion_tokens_details": {"reasoning_tokens": 5},
+                },
+            }
+        )
+
+    records, _, _ = asyncio.run(
+        _run(
+            answer,
+            _samples(tmp_path, 2),
+            tmp_path / "a.jsonl",
+            reasoning=ReasoningSpec(think_tags=True),
+        )
+    )
+    ok, cut = sorted(records, key=lambda r: r.id)
+    assert ok.answer == "Иванов" and ok.reasoning == "from the field\nlabel"
+    assert (ok.reasoning_tokens, ok.completion_tokens, ok.finish_reason) == (5, 9, "stop")
+    assert (ok.response_model, ok.system_fingerprint) == ("served-name", "fp_1")
+    assert cut.parse_status == "failed" and "unclosed <think>" in (cut.error or "")
+    assert cut.finish_reason == "length" and cut.attempts == 4  # not asked again
+    assert len(calls) == 2

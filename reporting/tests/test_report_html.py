@@ -396,3 +396,38 @@ def test_telemetry_is_measured_again_when_the_answers_change(report) -> None:
         )
     again = telemetry(answers)
     assert again["samples"] == 7 and again["latencies"][-1] == 7.0
+
+
+def test_tokens_cost_truncation_and_hosted_columns(report) -> None:
+    """A hosted run's answers carry usage, cost and finish_reason: the leaderboard sums them,
+    divides the cost by the correct answers, counts cut and empty answers and marks the run
+    as not reproducible; a local run without usage shows unknown, not zero."""
+    _path, runs, workdir = report
+    run_dir = workdir / "runs" / "inf-b"
+    config = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    config["model"] = {"name": "hosted", "endpoint": {"base_url": "https://x/v1", "model": "m"}}
+    (run_dir / "run.json").write_text(json.dumps(config), encoding="utf-8")
+    answers = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
+    for i, answer in enumerate(answers):
+        if answer["parse_status"] == "failed":
+            continue
+        answer.update(prompt_tokens=100, completion_tokens=10 + i, cost_usd=0.001)
+        answer["reasoning_tokens"] = 4
+        answer["finish_reason"] = "length" if i in (0, 1) else "stop"
+        answer["answer"] = "" if i == 3 else answer["answer"]
+    (run_dir / "answers.jsonl").write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8"
+    )
+    columns, rows = write_reports(workdir / "reports" / "cost", runs, workdir, ["leaderboard"])
+    assert columns.index("cost_usd") < columns.index("truncated_share") < columns.index("status")
+    local, hosted = rows
+    assert local["reproducible"] == "yes" and local["cost_usd"] is None
+    assert local["prompt_tokens"] is None and local["truncated"] == 0
+    assert hosted["reproducible"] == "no (hosted)"
+    assert hosted["prompt_tokens"] == 500 and hosted["reasoning_tokens"] == 20
+    assert hosted["completion_tokens"] == sum(10 + i for i in (0, 1, 3, 4, 5))
+    assert hosted["cost_usd"] == pytest.approx(0.005)
+    assert hosted["truncated"] == 2 and hosted["truncated_share"] == round(2 / 6, 4)
+    assert hosted["empty"] == 1
+    anls = runs[1]["metrics"]["metrics"]["anls"]
+    assert hosted["cost_per_correct_usd"] == pytest.approx(0.005 / (anls * 5), rel=1e-3)

@@ -128,3 +128,83 @@ def test_every_script_is_importable_without_the_core(name: str) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_metric_that_refuses_the_data_is_one_line_naming_it_and_the_run(tmp_path: Path) -> None:
+    """Issue 29: DocVQA-layout answers (a list per sample) under a single-reference metric
+    crashed the stage with a traceback. A metric's ValueError now ends the stage with one
+    line naming the metric, the run and the sample; nothing is left half-written."""
+    spec = MetricSpec(
+        name="cer", column="cer", version="1", callable="toy_metrics:single_reference"
+    )
+    path = _config(tmp_path, metrics=[spec], label="tesseract / docvqa-val / vqa-question")
+    samples = tmp_path / "samples.jsonl"
+    rows = [json.loads(x) for x in samples.read_text().splitlines()]
+    rows[1]["reference"] = ["IVAN", "Ivan"]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = _run(path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == (
+        "metric 'cer' on tesseract / docvqa-val / vqa-question cannot score this dataset: "
+        "references[1] is list; expected a string"
+    )
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_parity_passes_sample_fields_to_every_variant(tmp_path: Path) -> None:
+    """OCRBench's score needs each sample's doc_class; the parity stage used to call metrics
+    with predictions and references only."""
+    from vlmhb_stages import ParityConfig, ParityRun
+
+    samples, answers = _files(tmp_path)
+    spec = MetricSpec(
+        name="by_class", column="by_class", version="1", callable="toy_metrics:by_class"
+    )
+    variant = spec.model_copy(update={"column": "by_class@strict", "params": {"compat": "strict"}})
+    run = ParityRun(
+        label="m/d/p",
+        samples=str(samples),
+        answers=str(answers),
+        output_kind="text",
+        metrics=[spec, variant],  # a task listing a metric and its variant: compared once
+    )
+    path = tmp_path / "parity.config.json"
+    path.write_text(ParityConfig(out=str(tmp_path / "parity.json"), runs=[run]).model_dump_json())
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vlmhb_stages.parity", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "parity.json").read_text())
+    assert len(rows) == 2
+    values = {r["variant"]: (r["value"], r["differ"]) for r in rows}
+    # answers: IVANOV/Ivanov (0), IVAN/Petr (0), 12.50 (1, invoice), "" for 7 (0)
+    assert values == {"ours": (0.25, 0.0), "strict": (0.0, 0.25)}
+
+
+def test_a_metrics_per_sample_text_and_report_are_kept(tmp_path: Path) -> None:
+    spec = MetricSpec(name="graded", column="graded", version="1", callable="toy_metrics:graded")
+    path = _config(tmp_path, metrics=[spec])
+    samples = tmp_path / "samples.jsonl"
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    samples.write_text(
+        "".join(json.dumps({**r, "prompt_vars": {"question": f"q{r['id']}"}}) + "\n" for r in rows)
+    )
+    proc = _run(path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    with (out / "per_sample.csv").open(newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [(r["graded"], r["graded_verdict"], r["graded_rationale"]) for r in written] == [
+        ("1.0", "correct", "asked 'q1'"),
+        ("0.0", "incorrect", "asked 'q2'"),
+        ("1.0", "correct", "asked 'q3'"),
+        ("0.0", "incorrect", "asked 'q4'"),
+    ]
+    assert json.loads((out / "metrics.json").read_text())["reports"] == {"graded": {"judged": 4}}

@@ -59,3 +59,20 @@ def test_long_id_lists_are_shortened():
     a = {f"s{i:02d}": 0.0 for i in range(12)}
     with pytest.raises(ValueError, match=r"12 sample\(s\) only in a: 's00', .*'s04' and 7 more"):
         pair_by_id(a, {"t": 0.0})
+
+
+def test_cohen_kappa_of_a_textbook_table() -> None:
+    """Wikipedia's example: 20 yes/yes, 5 yes/no, 10 no/yes, 15 no/no -> p_o 0.7, p_e 0.5."""
+    from vlmhb_statistics import cohen_kappa
+
+    a = ["yes"] * 25 + ["no"] * 25
+    b = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+    assert cohen_kappa(a, b) == pytest.approx(0.4)
+    assert cohen_kappa(a, a) == 1.0
+    assert cohen_kappa(["c"] * 4, ["c"] * 4) == 1.0
+    flipped = ["no" if x == "yes" else "yes" for x in a]
+    assert cohen_kappa(a, flipped) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="a has 2 labels and b has 1"):
+        cohen_kappa(["x", "y"], ["x"])
+    with pytest.raises(TypeError, match="one label per item"):
+        cohen_kappa("xy", "xy")

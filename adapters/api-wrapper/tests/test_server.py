@@ -388,3 +388,27 @@ def test_gpu_memory_is_reported_through_nvml(server):
     assert 0 < gpu["memory_used_bytes"] <= gpu["memory_total_bytes"]
     text = httpx.get(f"{server.url}/metrics", headers=AUTH).text
     assert 'vlmhb_gpu_memory_total_bytes{gpu="0"}' in text
+
+
+def test_reasoning_and_its_tokens_are_reported_the_openai_way():
+    """A backend that separates reasoning gets it sent as reasoning_content and its token
+    count as usage.completion_tokens_details.reasoning_tokens; one that does not know sends
+    neither (unknown is not zero)."""
+
+    class Thinking(EchoBackend):
+        async def generate(self, batch):
+            results = await super().generate(batch)
+            for result in results:
+                result.reasoning, result.reasoning_tokens = "the label says so", 7
+            return results
+
+    with start(Thinking()) as server:
+        server.wait_ready(AUTH)
+        body = chat(server.url, text_body()).json()
+        assert body["choices"][0]["message"]["reasoning_content"] == "the label says so"
+        assert body["usage"]["completion_tokens_details"] == {"reasoning_tokens": 7}
+    with start(EchoBackend()) as server:
+        server.wait_ready(AUTH)
+        body = chat(server.url, text_body()).json()
+        assert "reasoning_content" not in body["choices"][0]["message"]
+        assert "completion_tokens_details" not in body["usage"]

@@ -112,11 +112,13 @@ def run_plan(
     subscribers: Sequence[Callable[[Any], None]] = (),
     executor_options: dict[str, Any] | None = None,
     accept_data_change: bool = False,
+    max_cost_usd: float | None = None,
 ) -> RunOutcome:
     """Run every stage of ``plan`` (skipping what is done), write the reports, return them.
 
     Each subscriber gets every event; ``events.jsonl`` in the report folder and the tracker
-    (``tracker.sqlite``, read by ``vlmhb status``) get them too.
+    (``tracker.sqlite``, read by ``vlmhb status``) get them too. ``max_cost_usd`` bounds the
+    spend of models with a ``price``: no request starts whose worst case would pass it.
     """
     folders = Workdir(Path(workdir))
     folders.root.mkdir(parents=True, exist_ok=True)
@@ -146,6 +148,7 @@ def run_plan(
             resolver,
             registry.mode,
             accept_data_change=accept_data_change,
+            max_cost_usd=max_cost_usd,
         )
         return runner.run(plan)
     finally:

@@ -131,6 +131,15 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster (executor ray).")
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0,
+            help="USD this run may spend on models with a price; it stops cleanly (partial, "
+            "resumable) before a request whose worst case would pass it.",
+        ),
+    ] = None,
     registries: RegistriesOption = Path("registries"),
     mode: ModeOption = None,
     overlay: OverlayOption = None,
@@ -158,6 +167,7 @@ def run(
         dry_run=dry_run,
         accept_data_change=accept_data_change,
         executor_options=options,
+        max_cost_usd=max_cost,
     )
     raise typer.Exit(code)
 

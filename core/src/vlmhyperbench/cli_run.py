@@ -81,6 +81,7 @@ def run_experiment(
     dry_run: bool = False,
     accept_data_change: bool = False,
     executor_options: dict[str, Any] | None = None,
+    max_cost_usd: float | None = None,
 ) -> int:
     try:
         plan = plan_for(registry, experiment, user_config, limit)
@@ -129,6 +130,7 @@ def run_experiment(
                 subscribers=[progress],
                 executor_options=executor_options,
                 accept_data_change=accept_data_change,
+                max_cost_usd=max_cost_usd,
             )
     except ExecutorError as exc:
         err.print(f"executor {kind}: {exc}", markup=False, highlight=False)
@@ -144,6 +146,13 @@ def run_experiment(
             signal.signal(signum, handler)
         (workdir / RUN_RECORD).unlink(missing_ok=True)
     print_leaderboard(out, outcome.columns, outcome.rows)
+    if outcome.budget_exhausted:
+        err.print(
+            f"run stopped early: {outcome.budget_exhausted}; answers so far kept, run again "
+            "(with a higher --max-cost) to resume",
+            markup=False,
+            highlight=False,
+        )
     for result in outcome.results:
         if result.error:
             err.print(f"[red]run {result.run.name} failed:[/] {result.error}", highlight=False)

@@ -14,7 +14,7 @@ def test_cer_single_substitution_by_hand():
     result = cer(["hello"], ["hallo"])
     assert result.value == pytest.approx(0.2)
     assert result.per_sample == [pytest.approx(0.2)]
-    assert result.key == "cer@1"
+    assert result.key == "cer@2"
     assert result.details["edits"] == 1 and result.details["reference_units"] == 5
 
 
@@ -29,7 +29,7 @@ def test_wer_by_hand_russian():
     # reference 4 words; prediction drops one and misspells one: 2 edits / 4 words.
     result = wer(["мама мыла рам"], ["мама мыла раму утром"])
     assert result.value == pytest.approx(0.5)
-    assert wer.key == "wer@1"
+    assert wer.key == "wer@2"
 
 
 def test_wer_counts_insertions_so_it_can_exceed_one():
@@ -151,7 +151,7 @@ def test_jiwer_variant_equals_jiwer_and_ours_at_default_options(pairs):
 
 def test_jiwer_variant_identity_and_where_it_differs_from_ours():
     result = wer(["a\tb"], ["A b"], compat="jiwer")
-    assert (result.key, result.column) == ("wer@1", "wer@jiwer")
+    assert (result.key, result.column) == ("wer@2", "wer@jiwer")
     assert result.value == 1.0  # a lone tab is no word boundary, and case counts
     # ours with normalisation on is no longer jiwer's default
     assert wer(["a\tb"], ["A b"], lowercase=True, collapse_whitespace=True).value == 0.0
@@ -180,3 +180,33 @@ def test_corpus_ratio_parts_are_exposed_per_sample():
         ratio = result.details["ratio"]
         assert ratio == {"numerators": [1, 0, 2], "denominators": [2, 8, 0]}
         assert result.value == pytest.approx(sum(ratio["numerators"]) / sum(ratio["denominators"]))
+
+
+@pytest.mark.parametrize("metric", [cer, wer], ids=lambda m: m.name)
+@pytest.mark.parametrize("compat", [None, "jiwer"])
+def test_several_accepted_answers_score_against_the_closest(metric, compat):
+    """Issue 29: DocVQA-style lists under CER/WER raised ``references[0] is list``. A sample
+    is scored against its closest accepted answer (lowest per-sample rate, ties: the first);
+    the corpus adds up that answer's edits and units."""
+    hyps = ["ten july", "big red dog", "x"]
+    refs = [["10 July", "ten july"], ["big dog", "big red cat"], "x"]
+    result = metric(hyps, refs, compat=compat)
+    chosen = result.details["chosen_reference"]
+    assert chosen == [1, 1, 0]
+    closest = [r[c] if isinstance(r, list) else r for r, c in zip(refs, chosen, strict=True)]
+    single = metric(hyps, closest, compat=compat)
+    assert result.value == single.value and result.per_sample == single.per_sample
+    for i, ref in enumerate(refs):
+        answers = ref if isinstance(ref, list) else [ref]
+        rates = [metric([hyps[i]], [a], compat=compat).per_sample[0] for a in answers]
+        assert result.per_sample[i] == min(rates)
+
+
+def test_several_accepted_answers_tie_goes_to_the_first_and_bad_lists_are_named():
+    result = wer(["a b"], [["a c", "c b"]])
+    assert result.details["chosen_reference"] == [0]
+    assert result.details["ratio"] == {"numerators": [1], "denominators": [2]}
+    with pytest.raises(ValueError, match=r"references\[1\] is an empty list"):
+        cer(["a", "b"], [["a"], []])
+    with pytest.raises(ValueError, match=r"references\[0\]\[1\] is NoneType"):
+        cer(["a"], [["a", None]])

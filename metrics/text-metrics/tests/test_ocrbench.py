@@ -137,3 +137,18 @@ def test_matches_the_script_on_random_answers():
     expected = [float(_script_score(h, r, c)) for h, r, c in zip(hyps, refs, classes, strict=True)]
     assert got == expected
     assert 0 < sum(got) < len(got)  # both outcomes occur
+
+
+def test_lmms_eval_variant_folds_fullwidth_to_ascii():
+    """Issue 29: lmms-eval >= 0.7.3 folds fullwidth forms before comparing; the authors' rule
+    (our default) does not, so a fullwidth answer is wrong there."""
+    predictions = ["ＳＴＯＰ", "答案：１２３", "ｘ＾｛２｝", "a\u3000b"]
+    references = [["stop"], ["123"], ["x^{2}"], ["a b"]]
+    classes = ["IIIT5K", "docVQA", "HME100k", "IIIT5K"]
+    ours = ocrbench_accuracy(predictions, references, doc_class=classes)
+    assert ours.per_sample == [0.0, 0.0, 0.0, 0.0]
+    lmms = ocrbench_accuracy(predictions, references, doc_class=classes, compat="lmms-eval")
+    assert lmms.per_sample == [1.0, 1.0, 0.0, 1.0]  # HME100k keeps the authors' rule
+    assert lmms.column == "ocrbench_accuracy@lmms-eval" and "compat" not in ours.params
+    with pytest.raises(ValueError, match="fixes its own normalisation"):
+        ocrbench_accuracy(["a"], ["a"], compat="lmms-eval", nfkc=True)

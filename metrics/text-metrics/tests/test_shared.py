@@ -48,7 +48,7 @@ def test_public_api():
 
 def test_result_to_dict():
     d = tm.cer(["ab"], ["ab"]).to_dict()
-    assert d["key"] == "cer@1" and d["value"] == 0.0 and d["per_sample"] == [0.0]
+    assert d["key"] == "cer@2" and d["value"] == 0.0 and d["per_sample"] == [0.0]
     assert d["variant"] is None and d["column"] == "cer" and d["params"]["compat"] is None
 
 
@@ -71,5 +71,8 @@ def test_every_variant_is_named_by_its_identity(metric):
 def test_declared_variants():
     assert tm.anls.variants == ("lmms-eval", "vlmevalkit")
     assert tm.cer.variants == tm.wer.variants == ("jiwer",)
+    assert tm.vqa_accuracy.variants == ("lmms-eval",)
+    assert tm.ocrbench_accuracy.variants == ("lmms-eval",)
+    assert tm.relaxed_accuracy.variants == ("vlmevalkit",)
     with pytest.raises(ValueError, match="unknown compat 'vlmeval'"):
         tm.anls(["a"], ["a"], compat="vlmeval")

@@ -150,3 +150,47 @@ def test_relaxed_accuracy_matches_the_formula_on_random_answers():
         refs.append(answer)
     got = relaxed_accuracy(hyps, refs).per_sample
     assert got == [float(_relaxed_reference(h, r)) for h, r in zip(hyps, refs, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "answers", "ours", "lmms"),
+    [
+        # lmms-eval deletes commas before the VQA rules; ours turns a lone comma into a space
+        ("a,b", ["a b"] * 4, 1.0, 0.0),
+        ("ab", ["a,b"] * 4, 0.0, 1.0),
+        # "what's" is split into "what 's" by lmms-eval; "whats" becomes "what's" in both
+        ("whats", ["what's"] * 4, 1.0, 0.0),
+        # digit-comma-digit: ours deletes the hyphen too; lmms-eval has no commas left
+        ("1000 2000", ["1,000-2,000"] * 4, 0.0, 1.0),
+        ("10002000", ["1,000-2,000"] * 4, 1.0, 0.0),
+        # question marks go in lmms-eval before the spacing rule
+        ("yes", ["yes?"] * 4, 1.0, 1.0),
+        ("yes no", ["yes?no"] * 4, 1.0, 0.0),
+    ],
+)
+def test_lmms_eval_variant_processes_answers_as_lmms_eval(prediction, answers, ours, lmms):
+    """Issue 29: lmms-eval's TextVQA score removes ',' and '?' and splits off "'s" first."""
+    assert vqa_accuracy([prediction], [answers]).value == pytest.approx(ours)
+    result = vqa_accuracy([prediction], [answers], compat="lmms-eval")
+    assert result.value == pytest.approx(lmms)
+    assert result.column == "vqa_accuracy@lmms-eval"
+
+
+def test_lmms_eval_variant_refuses_what_it_fixes():
+    with pytest.raises(ValueError, match="compat='lmms-eval' fixes its own normalisation"):
+        vqa_accuracy(["a"], [["a", "a"]], compat="lmms-eval", lowercase=True)
+    with pytest.raises(ValueError, match="remove averaging"):
+        vqa_accuracy(["a"], [["a", "a"]], compat="lmms-eval", averaging="direct")
+    assert "compat" not in vqa_accuracy(["a"], [["a", "a"]]).params  # ours: identity unchanged
+
+
+def test_relaxed_vlmevalkit_variant_strips_the_prediction():
+    """Issue 29: VLMEvalKit strips the prediction before relaxed correctness; lmms-eval
+    (and ours) compare it as it is."""
+    predictions, references = ["Yes\n", " 12 ", "No"], ["yes", "12.3", " no"]
+    assert relaxed_accuracy(predictions, references).per_sample == [0.0, 1.0, 0.0]
+    vlmevalkit = relaxed_accuracy(predictions, references, compat="vlmevalkit")
+    assert vlmevalkit.per_sample == [1.0, 1.0, 0.0]  # the reference is not stripped
+    assert vlmevalkit.column == "relaxed_accuracy@vlmevalkit"
+    with pytest.raises(ValueError, match="unknown compat 'lmms'"):
+        relaxed_accuracy(["1"], ["1"], compat="lmms")

@@ -15,6 +15,8 @@ group ``vlmhyperbench.reports``; :func:`write_reports` runs the ones an experime
 
 from .columns import (
     BASE_COLUMNS,
+    COST_COLUMNS,
+    GENERATION_COLUMNS,
     MEMORY_COLUMNS,
     SPEED_COLUMNS,
     SPEED_CONTEXT_COLUMNS,
@@ -34,6 +36,8 @@ from .writers import ReportKindError, report_kinds, write_reports
 
 __all__ = [
     "BASE_COLUMNS",
+    "COST_COLUMNS",
+    "GENERATION_COLUMNS",
     "MEMORY_COLUMNS",
     "SPEED_COLUMNS",
     "SPEED_CONTEXT_COLUMNS",

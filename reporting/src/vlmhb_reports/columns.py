@@ -13,8 +13,27 @@ SPEED_CONTEXT_COLUMNS = ["cached_answers", "peak_load_per_cpu", "parallel_models
 """What the speed figures must be read with (``speed``): answers left out for the cache, what
 the machine was doing, and whether the figures are reliable."""
 MEMORY_COLUMNS = ["peak_rss_mb", "peak_vram_mb"]
+#: Tokens summed over the answered samples (from each answer's ``usage``), the spend from the
+#: model entry's ``price``, and the cost per correct answer (see ``leaderboard.cost_per_correct``).
+COST_COLUMNS = [
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_per_correct_usd",
+]
+#: Generations that are not a whole answer: cut by max_tokens (``finish_reason=length``),
+#: empty; ``reproducible`` is "no (hosted)" for an endpoint someone else serves.
+GENERATION_COLUMNS = ["truncated", "truncated_share", "empty", "reproducible"]
 COUNT_COLUMNS = ["samples", "failed", "status"]
-TAIL_COLUMNS = [*SPEED_COLUMNS, *SPEED_CONTEXT_COLUMNS, *MEMORY_COLUMNS, *COUNT_COLUMNS]
+TAIL_COLUMNS = [
+    *SPEED_COLUMNS,
+    *SPEED_CONTEXT_COLUMNS,
+    *MEMORY_COLUMNS,
+    *COST_COLUMNS,
+    *GENERATION_COLUMNS,
+    *COUNT_COLUMNS,
+]
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 LATENCY_COLUMN = "latency_p50_s"
 SAMPLE_KEYS = ("id", "doc_class", "question_type", "parse_status", "answer")

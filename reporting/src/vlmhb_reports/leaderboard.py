@@ -8,7 +8,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS
+from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS, higher_is_better
 from .files import read_json, read_jsonl
 from .records import RunEntry
 from .speed import speed_figures, speed_note
@@ -34,7 +34,14 @@ def telemetry(answers_path: Path) -> dict[str, Any]:
 def _measured(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
     records = list(read_jsonl(Path(path)).values())
     answered = [r for r in records if r.get("parse_status") != "failed"]
+    truncated = sum(1 for r in records if r.get("finish_reason") == "length")
     return {
+        **{key: _total(answered, key) for key in ("prompt_tokens", "completion_tokens")},
+        "reasoning_tokens": _total(answered, "reasoning_tokens"),
+        "cost_usd": _rounded(_total(answered, "cost_usd"), 10),
+        "truncated": truncated,
+        "truncated_share": round(truncated / len(records), 4) if records else None,
+        "empty": sum(1 for r in answered if not (r.get("answer") or "").strip()),
         "samples": len(records),
         "failed": len(records) - len(answered),
         **speed_figures(records),
@@ -49,6 +56,34 @@ def machine(peaks: dict[str, Any]) -> dict[str, Any]:
         "peak_load_per_cpu": round(load / cpus, 2) if load is not None and cpus else None,
         "parallel_models": int(parallel) if parallel else None,
     }
+
+
+def _total(records: list[dict[str, Any]], key: str) -> Any:
+    """The sum of a field over records, None when no record has it (unknown is not zero)."""
+    values = [r[key] for r in records if isinstance(r.get(key), (int, float))]
+    return sum(values) if values else None
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def cost_per_correct(row: dict[str, Any], quality: list[str]) -> float | None:
+    """The spend per correct answer: ``cost_usd / (score x answered samples)``, the score being
+    the run's first metric that is a share of correct answers (in [0, 1], higher is better).
+
+    For accuracy-like metrics this is exactly cost per correct answer; for graded ones (ANLS)
+    it is cost per unit of credit. None without a cost or with no correct answer.
+    """
+    cost = row.get("cost_usd")
+    answered = (row.get("samples") or 0) - (row.get("failed") or 0)
+    if cost is None or answered <= 0:
+        return None
+    for name in quality:
+        score = row.get(name)
+        if isinstance(score, (int, float)) and 0 <= score <= 1 and higher_is_better(name):
+            return round(cost / (score * answered), 10) if score > 0 else None
+    return None
 
 
 def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], list[dict[str, Any]]]:
@@ -84,6 +119,9 @@ def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], li
             row["parallel_models"],
         )
         row["_latencies"] = measured["latencies"]
+        model = read_json(run_dir / "run.json").get("model") or {}
+        row["reproducible"] = "no (hosted)" if model.get("endpoint") else "yes"
+        row["cost_per_correct_usd"] = cost_per_correct(row, [c for c in row if c in scores])
         if entry.get("error") is not None:
             row["status"] = "failed"
         elif row.get("failed"):

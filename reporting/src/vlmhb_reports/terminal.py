@@ -35,6 +35,10 @@ def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any
         speed = dict(SHOWN_SPEED)
         if any(row.get("peak_vram_mb") for row in subset):
             speed["peak_vram_mb"] = "VRAM MB"
+        if any(row.get("cost_usd") is not None for row in subset):
+            speed["cost_usd"] = "cost USD"
+        if any(row.get("truncated") for row in subset):
+            speed["truncated_share"] = "truncated"
         table = Table(
             *who,
             *metrics,

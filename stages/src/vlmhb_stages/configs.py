@@ -63,6 +63,8 @@ class EvalConfig(_Config):
     metrics: list[MetricSpec]
     ci_resamples: int = 1000
     ci_seed: int = 0
+    label: str = ""
+    """The run being scored (``model/dataset/prompt``), named in errors."""
 
 
 class UploadConfig(_Config):

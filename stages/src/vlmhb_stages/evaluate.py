@@ -26,7 +26,7 @@ from typing import Any
 
 from vlmhb_stages.configs import EvalConfig, MetricSpec, emit
 
-SAMPLE_FIELDS = ("doc_class", "question_type")
+SAMPLE_FIELDS = ("doc_class", "question_type", "question")
 """Per-sample columns a metric may ask for by its ``sample_fields`` attribute."""
 GROUPINGS = {
     "general": (),
@@ -77,7 +77,24 @@ def telemetry_of(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: answer.get(k) for k in keys}
 
 
-def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
+class MetricRefused(SystemExit):
+    """A metric refused this data (a ``ValueError`` naming the sample): one line, no traceback."""
+
+
+def score(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]], label: str = "") -> Any:
+    """Call the metric on the rows; a ``ValueError`` it raises (data it cannot score, e.g. one
+    reference where leave-one-out needs several) ends the stage with one line naming the
+    metric and the run, never a traceback and never a half-written result."""
+    try:
+        return _call(metric, spec, rows)
+    except ValueError as error:
+        where = f" on {label}" if label else ""
+        raise MetricRefused(
+            f"metric {spec.column!r}{where} cannot score this dataset: {error}"
+        ) from None
+
+
+def _call(metric: Any, spec: MetricSpec, rows: list[dict[str, Any]]) -> Any:
     params = dict(spec.params)
     if spec.schema_param and spec.json_schema is not None:
         params[spec.schema_param] = spec.json_schema
@@ -168,6 +185,7 @@ def main(config_path: str) -> int:
                 "id": sid,
                 "doc_class": sample.get("doc_class") or "",
                 "question_type": sample.get("question_type") or "",
+                "question": str((sample.get("prompt_vars") or {}).get("question") or ""),
                 "prediction": answer.get("answer") or "",
                 "reference": reference_of(sample, kind),
                 "telemetry": telemetry_of(answer),
@@ -178,6 +196,11 @@ def main(config_path: str) -> int:
         raise SystemExit(f"no answers to score in {config.answers}")
     metric_specs = config.metrics
     per_sample: dict[str, list[float]] = {}
+    #: Per-sample text a metric explains its scores with (a judge's verdict and rationale):
+    #: ``details["per_sample_text"]``, written as ``<column>_<name>`` columns of per_sample.csv.
+    sample_text: dict[str, list[str]] = {}
+    #: What a metric reports beyond its value (judges' agreement): ``details["report"]``.
+    reports: dict[str, Any] = {}
     general: dict[str, float] = {}
     keys: dict[str, str] = {}
     intervals: dict[str, list[float]] = {}
@@ -185,8 +208,16 @@ def main(config_path: str) -> int:
     aggregations: dict[str, str] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
-        result = score(metric, spec, rows)
+        result = score(metric, spec, rows, config.label)
         per_sample[spec.column] = list(result.per_sample)
+        details = getattr(result, "details", None) or {}
+        for text_name, values in (details.get("per_sample_text") or {}).items():
+            if len(values) == len(rows):
+                sample_text[f"{spec.column}_{text_name}"] = [
+                    "" if v is None else str(v) for v in values
+                ]
+        if details.get("report"):
+            reports[spec.column] = details["report"]
         general[spec.column] = float(result.value)
         ratio = (getattr(result, "details", None) or {}).get("ratio")
         if ratio:
@@ -212,9 +243,11 @@ def main(config_path: str) -> int:
     by_id_rows = [
         [r["id"], r["doc_class"], r["question_type"], r["parse_status"], r["prediction"]]
         + [fmt(per_sample[n][i]) for n in sample_names]
+        + [values[i] for values in sample_text.values()]
         for i, r in enumerate(rows)
     ]
     header = ["id", "doc_class", "question_type", "parse_status", "answer", *sample_names]
+    header += list(sample_text)
     write_csv(out / "per_sample.csv", header, by_id_rows)
     for aggregator in config.aggregators:
         if aggregator == "by_id":
@@ -229,7 +262,10 @@ def main(config_path: str) -> int:
             if aggregator == "general":
                 values = [general[n] for n in names]
             else:
-                values = [float(score(load_metric(s), s, members).value) for s in metric_specs]
+                values = [
+                    float(score(load_metric(s), s, members, config.label).value)
+                    for s in metric_specs
+                ]
             table.append([*group_key, len(members), *[fmt(v) for v in values]])
         write_csv(out / f"metrics_{aggregator}.csv", [*fields, "samples", *names], table)
     summary = {
@@ -244,6 +280,7 @@ def main(config_path: str) -> int:
         "higher_is_better": {s.column: s.higher_is_better for s in metric_specs},
         "aggregation": aggregations,
         "versions": keys,
+        "reports": reports,
         "samples": len(rows),
         "failed": sum(1 for r in rows if r["parse_status"] == "failed"),
         "finished_at": time.time(),

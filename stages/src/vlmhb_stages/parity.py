@@ -12,12 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from vlmhb_stages.configs import ParityConfig
-from vlmhb_stages.evaluate import load_metric, read_jsonl, reference_of
+from vlmhb_stages.configs import MetricSpec, ParityConfig
+from vlmhb_stages.evaluate import MetricRefused, load_metric, read_jsonl, reference_of, score
 
 
-def _score(metric, params, predictions, references):
-    result = metric(predictions, references, **params)
+def _score(metric, spec: MetricSpec, params, rows, label):
+    """The eval stage's call (sample fields such as OCRBench's doc_class included)."""
+    result = score(metric, spec.model_copy(update={"params": params}), rows, label)
     return float(result.value), list(result.per_sample)
 
 
@@ -28,15 +29,28 @@ def main(config_path: str) -> int:
         samples = {str(s["id"]): s for s in read_jsonl(Path(run.samples))}
         answers = read_jsonl(Path(run.answers))
         scored = [a for a in answers if str(a["id"]) in samples]
-        predictions = [a.get("answer") or "" for a in scored]
-        references = [reference_of(samples[str(a["id"])], run.output_kind) for a in scored]
+        pairs = [
+            {
+                "prediction": a.get("answer") or "",
+                "reference": reference_of(samples[str(a["id"])], run.output_kind),
+                "doc_class": samples[str(a["id"])].get("doc_class") or "",
+                "question_type": samples[str(a["id"])].get("question_type") or "",
+            }
+            for a in scored
+        ]
+        seen: set[str] = set()
         for spec in run.metrics:
             metric = load_metric(spec)
             variants = getattr(metric, "variants", ())
             if spec.inputs != "answers" or not variants:
                 continue
             base = {k: v for k, v in spec.params.items() if k != "compat"}
-            ours, ours_each = _score(metric, base, predictions, references)
+            # a task listing a metric and its variant (anls, anls_lmms_eval) is compared once
+            identity = json.dumps([spec.entry_point, spec.callable, base], sort_keys=True)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            ours, ours_each = _score(metric, spec, base, pairs, run.label)
             rows.append(
                 {
                     "run": run.label,
@@ -49,7 +63,13 @@ def main(config_path: str) -> int:
                 }
             )
             for variant in variants:
-                value, each = _score(metric, {**base, "compat": variant}, predictions, references)
+                try:
+                    value, each = _score(
+                        metric, spec, {**base, "compat": variant}, pairs, run.label
+                    )
+                except MetricRefused as refused:  # e.g. a variant that fixes what base sets
+                    print(f"parity: {variant}: {refused}", file=sys.stderr)
+                    continue
                 differ = sum(1 for x, y in zip(ours_each, each, strict=True) if x != y)
                 rows.append(
                     {

@@ -7,13 +7,14 @@
   :func:`paired_permutation_test`, :func:`mcnemar`, with :func:`verdict`, and the one-call
   :func:`compare_means` / :func:`compare_ratios` / :func:`compare_binary`; :func:`holm` and
   :func:`holm_adjust` for many comparisons at once.
-- :func:`answer_agreement` between two runs' answers (backend parity).
+- :func:`answer_agreement` between two runs' answers (backend parity); :func:`cohen_kappa`
+  between two raters' labels (LLM judges).
 
 Depends on numpy only, so the core and any user can install it alone.
 """
 
 from ._inputs import Pairing, pair_by_id
-from .agreement import Agreement, answer_agreement, normalize_answer
+from .agreement import Agreement, answer_agreement, cohen_kappa, normalize_answer
 from .bootstrap import (
     ConfidenceInterval,
     bootstrap_ci,
@@ -50,6 +51,7 @@ __all__ = [
     "answer_agreement",
     "bootstrap_ci",
     "bootstrap_ratio_ci",
+    "cohen_kappa",
     "compare_binary",
     "compare_means",
     "compare_ratios",

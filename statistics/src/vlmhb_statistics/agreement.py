@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from ._inputs import pair_by_id
@@ -117,3 +118,30 @@ def answer_agreement(
         normalized_matches=normalized,
         differing=tuple(differing),
     )
+
+
+def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
+    """Cohen's kappa of two raters' labels on the same items: agreement beyond chance.
+
+    ``(p_o - p_e) / (1 - p_e)``, ``p_o`` the share of items with the same label and ``p_e``
+    the agreement two raters with these label frequencies would reach by chance. Two judges
+    who both say "correct" 95% of the time agree 90% by chance alone, which raw agreement
+    hides. 1.0 when both give one and the same label to every item (no chance to correct).
+    """
+    if isinstance(a, str) or isinstance(b, str):
+        raise TypeError("cohen_kappa: expected one label per item, not one string")
+    left, right = list(a), list(b)
+    if len(left) != len(right):
+        raise ValueError(
+            f"cohen_kappa: a has {len(left)} labels and b has {len(right)}; "
+            "they must label the same items in the same order"
+        )
+    if not left:
+        raise ValueError("cohen_kappa: no items")
+    n = len(left)
+    observed = sum(x == y for x, y in zip(left, right, strict=True)) / n
+    count_a, count_b = Counter(left), Counter(right)
+    expected = sum(count_a[label] * count_b.get(label, 0) for label in count_a) / (n * n)
+    if expected == 1.0:
+        return 1.0
+    return (observed - expected) / (1.0 - expected)

@@ -461,6 +461,16 @@ def create_app(
                 status_code=500,
                 headers={LATENCY_HEADER: f"{latency:.6f}"},
             )
+        message: dict[str, Any] = {"role": "assistant", "content": result.text}
+        if result.reasoning is not None:
+            message["reasoning_content"] = result.reasoning
+        usage: dict[str, Any] = {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens,
+        }
+        if result.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": result.reasoning_tokens}
         answer = {
             "id": request.request_id,
             "object": "chat.completion",
@@ -469,16 +479,12 @@ def create_app(
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.text},
+                    "message": message,
                     "finish_reason": result.finish_reason,
                     "logprobs": None,
                 }
             ],
-            "usage": {
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-            },
+            "usage": usage,
             "latency_s": latency,
             "cached": result.cached,
         }

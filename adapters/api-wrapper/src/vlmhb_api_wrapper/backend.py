@@ -62,6 +62,17 @@ class GenerationResult(BaseModel):
     completion_tokens: int = 0
     finish_reason: Literal["stop", "length", "error"] = "stop"
     error: str | None = None
+    reasoning: str | None = Field(
+        default=None,
+        description="The model's reasoning when the backend separates it (sent as the "
+        "message's reasoning_content, like vLLM's reasoning parsers); never part of ``text``.",
+    )
+    reasoning_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        description="Tokens of the reasoning, part of completion_tokens; None when unknown "
+        "(sent as usage.completion_tokens_details.reasoning_tokens, as OpenAI does).",
+    )
     cached: bool = False
     """Served from the backend's cache (no model work, e.g. a page the OCR engine read
     before): the response says so, and speed figures leave the answer out."""

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz
 
 from vlmhb_ocr_adapter.classification import classify, labels_in_prompt
 from vlmhb_ocr_adapter.layout import Row, Word, page_text
+from vlmhb_ocr_adapter.markdown import asks_for_markdown, page_markdown
 from vlmhb_ocr_adapter.page_order import is_page_order_format, page_order_answer
 
 _RU_ASK = (
@@ -269,8 +270,9 @@ def answer_pages(
     wrapper never sees one): a JSON schema with an ``order`` property asks for the pages'
     order (:mod:`~vlmhb_ocr_adapter.page_order`); a prompt listing labels ("... из списка:
     invoice, passport, snils") asks for one document type
-    (:mod:`~vlmhb_ocr_adapter.classification`). Anything else is answered by :func:`answer`
-    over the rows of all the pages in turn.
+    (:mod:`~vlmhb_ocr_adapter.classification`); a plain-text prompt that asks for Markdown
+    gets each page as Markdown (:mod:`~vlmhb_ocr_adapter.markdown`, the ``doc-parsing``
+    task). Anything else is answered by :func:`answer` over the rows of all the pages in turn.
     """
     if is_page_order_format(response_format):
         return page_order_answer(pages)
@@ -279,6 +281,8 @@ def answer_pages(
         labels = labels_in_prompt(prompt)
         if labels:
             return classify(pages, labels)
+        if asks_for_markdown(prompt):
+            return "\n\n".join(filter(None, (page_markdown(rows) for rows in pages)))
     return answer(prompt, [row for rows in pages for row in rows], response_format)
 
 

@@ -28,6 +28,18 @@ class AnswerRecord(BaseModel):
     server_latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    reasoning_tokens: int | None = Field(
+        default=None, description="usage.completion_tokens_details (part of completion)."
+    )
+    reasoning: str | None = Field(
+        default=None, description="reasoning_content or a think block: kept, never scored."
+    )
+    finish_reason: str | None = Field(default=None, description="length: cut by max_tokens.")
+    response_model: str | None = Field(default=None, description="The response's `model`.")
+    system_fingerprint: str | None = None
+    cost_usd: float | None = Field(
+        default=None, description="From the model entry's price and this answer's usage."
+    )
     started_at: float | None = None
     finished_at: float | None = None
     cached: bool = Field(

@@ -15,7 +15,7 @@ import mimetypes
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,30 @@ class InferSettings:
     response_format: dict[str, Any] | None
     json_schema: dict[str, Any] | None
     output_kind: str
+    transforms: dict[str, list[str]] = field(default_factory=dict)
     concurrency: int = 4
     per_run: int = 3
     max_attempts: int = 9
     timeout_s: float = 300.0
     max_server_restarts: int = 3
+    #: Whole-request timeout (endpoints); ``timeout_s`` bounds each socket wait.
+    request_timeout_s: float | None = None
+    max_consecutive_failures: int = 25
+    rpm: float | None = None
+    tpm: float | None = None
+    #: ``Price`` of the model (cost and --max-cost), ``ReasoningSpec`` (think blocks).
+    price: Any = None
+    reasoning: Any = None
 
 
 def build_prompt(sample: dict[str, Any], settings: InferSettings) -> str:
-    """The collection prompt for '<doc_class> <question_type>' replaces the question."""
+    """The collection prompt for '<doc_class> <question_type>' replaces the question; the
+    prompt's transforms (``str`` methods, in order) apply to the sample's own variables."""
     variables = dict(sample.get("prompt_vars") or {})
+    for name, methods in settings.transforms.items():
+        if isinstance(variables.get(name), str):
+            for method in methods:
+                variables[name] = getattr(str, method)(variables[name])
     key = f"{sample.get('doc_class')} {sample.get('question_type')}"
     if key in settings.collection:
         variables["question"] = settings.collection[key]
@@ -62,9 +76,13 @@ def _encoded_image(path: str, mtime_ns: int, size: int) -> bytes:
     return f"data:{mime};base64,".encode("ascii") + base64.b64encode(Path(path).read_bytes())
 
 
-def _image_bytes(path: str) -> bytes:
+def image_bytes(path: str) -> bytes:
+    """A page's data URL bytes, encoded once per page and process."""
     stat = os.stat(path)
     return _encoded_image(path, stat.st_mtime_ns, stat.st_size)
+
+
+_image_bytes = image_bytes
 
 
 def _body(sample: dict[str, Any], settings: InferSettings, urls: Sequence[str]) -> dict[str, Any]:

@@ -11,9 +11,11 @@ from vlmhb_v01 import write_answers_csv
 from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
 from .chat_request import InferSettings
+from .endpoint import EndpointServer
 from .events import EventBus, ResourceSample, StageProgress
 from .infer import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
+from .ratelimit import CostBudget
 from .serve import ModelServer, RemoteModelServer
 from .stages import InferStage, PlannedRun, ServeStage
 
@@ -50,9 +52,11 @@ class ModelInference:
         executor: Any,
         sources: list[Any],
         mode: str,
+        budget: CostBudget | None = None,
         parallel_models: int = 1,
     ) -> None:
         self.serve = serve
+        self.budget = budget
         #: Models of the experiment inferring at the same time as this one (this one
         #: included): recorded with the speed figures, which they share the machine with.
         self.parallel_models = parallel_models
@@ -63,6 +67,9 @@ class ModelInference:
         self.sources = sources
         self.mode = mode
         self.server: Any = None
+        #: Why this model's runs stopped early (failures in a row, --max-cost): the model's
+        #: later runs send nothing either, and each stays partial for the next run to resume.
+        self.halted: str | None = None
         self.serve_result: StageResult | None = None
 
     def run(self, stages: list[InferStage], ready: dict[str, bool]) -> list[StageResult]:
@@ -88,8 +95,10 @@ class ModelInference:
             raise RuntimeError(self.serve_result.error)
 
         def start(_: Path | None) -> dict[str, Any]:
-            if self.serve.model.base_url is not None:
-                server: Any = RemoteModelServer(self.serve)
+            if self.serve.model.endpoint is not None:
+                server: Any = EndpointServer(self.serve, self.workdir.root)
+            elif self.serve.model.base_url is not None:
+                server = RemoteModelServer(self.serve)
             else:
                 if self.serve.adapter is None or self.serve.backend is None:
                     raise RuntimeError(
@@ -135,7 +144,7 @@ class ModelInference:
         retries = run.model.retries
         todo = pending_samples(samples, read_answers(answers_path), retries.max_attempts)
         records: list[Any]
-        if todo:
+        if todo and self.halted is None:
             server = self._ensure_server()
             records = self._ask(stage, samples, answers_path, server, folder)
             if getattr(server, "environment_lock", ""):
@@ -148,6 +157,18 @@ class ModelInference:
         retryable = [r for r in failed if r.attempts < retries.max_attempts]
         outputs = {"samples": len(records), "failed": len(failed)}
         first = next((f"{r.id}: {r.error}" for r in failed if r.error), "")
+        left = self.halted and pending_samples(
+            samples, read_answers(answers_path), retries.max_attempts
+        )
+        if left and not records:
+            raise RuntimeError(
+                f"stopped before any sample was answered ({len(left)} left for the next run): "
+                f"{self.halted}"
+            )
+        if left:
+            raise IncompleteStage(
+                f"stopped early, {len(left)} samples left for the next run: {self.halted}", outputs
+            )
         if retryable and len(failed) == len(records):
             raise RuntimeError(
                 f"every sample failed; they are retried on the next run (first: {first})"
@@ -169,6 +190,8 @@ class ModelInference:
         folder: Path,
     ) -> list[Any]:
         run = stage.run
+        model = run.model
+        limits = model.rate_limits
         settings = InferSettings(
             model_id=server.model_id,
             system_prompt=run.prompt.system_prompt,
@@ -178,9 +201,16 @@ class ModelInference:
             response_format=response_format(run),
             json_schema=run.task.output.json_schema,
             output_kind=run.task.output.kind,
-            concurrency=run.model.concurrency,
-            per_run=run.model.retries.per_run,
-            max_attempts=run.model.retries.max_attempts,
+            transforms=run.prompt.transforms,
+            concurrency=limits.max_concurrency or model.concurrency,
+            per_run=model.retries.per_run,
+            max_attempts=model.retries.max_attempts,
+            request_timeout_s=model.endpoint.timeout_s if model.endpoint else None,
+            max_consecutive_failures=model.retries.max_consecutive_failures,
+            rpm=limits.rpm,
+            tpm=limits.tpm,
+            price=model.price,
+            reasoning=model.reasoning,
         )
         base = {"stage_id": stage.id, "stage_kind": "infer", "name": stage.name}
 
@@ -190,8 +220,11 @@ class ModelInference:
         def resource(sample: dict[str, float]) -> None:
             self.bus.publish(ResourceSample(**base, metrics=sample))
 
-        runner = InferenceRunner(samples, answers_path, settings, server, progress, resource)
+        runner = InferenceRunner(
+            samples, answers_path, settings, server, progress, resource, budget=self.budget
+        )
         records = asyncio.run(runner.run())
+        self.halted = self.halted or runner.stopped
         telemetry_path = folder / "telemetry.json"
         previous = read_json(telemetry_path) if telemetry_path.exists() else {}
         measured = {**runner.telemetry, "parallel_models": float(self.parallel_models)}

@@ -20,8 +20,9 @@ from vlmhb_stages import script_path
 from vlmhb_stages.prepare_dataset import file_digest
 
 from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
-from ..registry.models import GenerationParams, InlineRun, RunSpec
+from ..registry.models import GenerationParams, InlineRun, MetricEntry, RunSpec
 from .identity import PackageResolver, content_hash
+from .judges import JudgeConfigError, resolve_judges
 from .stages import (
     EvalStage,
     InferStage,
@@ -50,7 +51,10 @@ def _code_hash(*paths: Path) -> str:
 
 #: The core's own code that shapes each stage's result: editing it re-runs those stages.
 INFER_CODE = _code_hash(
-    *(Path(__file__).parent / n for n in ("infer.py", "chat_request.py", "structured.py"))
+    *(
+        Path(__file__).parent / n
+        for n in ("infer.py", "chat_request.py", "structured.py", "generation.py")
+    )
 )
 SYNC_CODE = _code_hash(script_path("prepare_dataset"), script_path("configs"))
 EVAL_CODE = _code_hash(script_path("evaluate"), script_path("configs"))
@@ -142,6 +146,13 @@ class BenchmarkPlanner:
             )
         return runs
 
+    def _metric(self, name: str) -> MetricEntry:
+        """The metric entry, a judge metric's judges and rubric resolved (``judges.py``)."""
+        try:
+            return resolve_judges(self.registry.get("metrics", name), self.registry)
+        except JudgeConfigError as exc:
+            raise PlanError(str(exc)) from None
+
     def _from_spec(self, spec: RunSpec, name: str | None, limit: int | None) -> PlannedRun:
         r = self.registry
         task = r.get("tasks", spec.task)
@@ -156,7 +167,7 @@ class BenchmarkPlanner:
             dataset=r.get("datasets", spec.dataset),
             prompt=prompt,
             prompt_collection=r.prompt_collection(prompt),
-            metrics=[r.get("metrics", m) for m in metric_names],
+            metrics=[self._metric(m) for m in metric_names],
             aggregators=list(dict.fromkeys(["general", *spec.aggregators])),
             filters=spec.filters,
             limit=min(limits) if limits else None,
@@ -250,17 +261,31 @@ class BenchmarkPlanner:
             if self.resolver.knows("vlmhb-api-wrapper"):
                 packages.append("vlmhb-api-wrapper")
         identity: Any = self.resolver.identity(packages) if packages else model.base_url
+        # rate limits, price and the key's source change how answers are asked for or
+        # billed, never what they are; an endpoint counts by its URL, model and snapshot
         stage_id = content_hash(
             "serve",
             model.model_dump(
-                exclude={"name", "description", "metadata", "concurrency", "env", "retries"}
+                exclude={
+                    "name",
+                    "description",
+                    "metadata",
+                    "concurrency",
+                    "env",
+                    "retries",
+                    "endpoint",
+                    "rate_limits",
+                    "price",
+                    "reasoning",
+                }
             ),
             identity,
             backend,
+            *([model.endpoint.identity] if model.endpoint is not None else []),
         )
         return ServeStage(
             id=stage_id,
-            name=f"serve {model.name}",
+            name=f"check endpoint {model.name}" if model.endpoint else f"serve {model.name}",
             deps=[],
             model=model,
             adapter=adapter,
@@ -282,6 +307,7 @@ class BenchmarkPlanner:
             run.generation,
             run.filters,
             run.limit,
+            *([run.model.reasoning] if run.model.reasoning.think_tags else []),
         )
         return InferStage(
             id=stage_id,
@@ -323,6 +349,8 @@ class BenchmarkPlanner:
         adapter, backend = model.adapter, model.backend
         if model.framework is not None:
             framework = self.registry.get("frameworks", model.framework)
+            if framework.kind == "openai-compatible":
+                return None, None  # an endpoint: nothing to install or start
             chosen = (framework.adapter, framework.backend)
             engine = model.load_config.get("engine")
             for spec in framework.specialised:

@@ -56,7 +56,14 @@ class ConsoleProgress:
             self.durations[event.stage_id] = (event.stage_kind, took)
             if event.stage_id in self._tasks:
                 self.progress.remove_task(self._tasks.pop(event.stage_id))
-            self.console.print(f"[green]✔[/] {event.name} [dim]({took:.1f} s)[/]")
+            note = (event.outputs or {}).get("note")
+            if (event.outputs or {}).get("complete") is False and note:
+                # partial: what is left for the next run, and why (a stop, failed samples)
+                self.console.print(
+                    f"[yellow]◐ {escape(event.name)}[/] [dim]({took:.1f} s)[/]: {escape(note)}"
+                )
+            else:
+                self.console.print(f"[green]✔[/] {event.name} [dim]({took:.1f} s)[/]")
         elif isinstance(event, StageFailed):
             if event.stage_id in self._tasks:
                 self.progress.remove_task(self._tasks.pop(event.stage_id))

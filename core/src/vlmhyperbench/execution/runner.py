@@ -19,6 +19,7 @@ from .events import EventBus, LogLine
 from .identity import PackageResolver
 from .inference import ModelInference
 from .lifecycle import StageLifecycle, StageResult
+from .ratelimit import CostBudget
 from .report import write_reports
 from .scripts import ScriptRunner
 from .serve import stop_orphans
@@ -36,6 +37,9 @@ class RunOutcome:
     rows: list[dict[str, Any]]
     results: list[RunResult]
     stages: dict[str, StageResult] = field(default_factory=dict)
+    #: Why ``--max-cost`` stopped inference (None: it did not), and what was spent.
+    budget_exhausted: str | None = None
+    spent_usd: float | None = None
 
     @property
     def errors(self) -> list[str]:
@@ -52,8 +56,11 @@ class ExperimentRunner:
         mode: str,
         *,
         accept_data_change: bool = False,
+        max_cost_usd: float | None = None,
     ) -> None:
         self.workdir = workdir
+        #: One budget for every model of the run (they run in threads): --max-cost.
+        self.budget = CostBudget(max_cost_usd) if max_cost_usd is not None else None
         self.bus = bus
         self.executor = executor
         self.resolver = resolver
@@ -129,6 +136,8 @@ class ExperimentRunner:
             rows=outputs.get("rows", []),
             results=run_results,
             stages=results,
+            budget_exhausted=self.budget.exhausted if self.budget else None,
+            spent_usd=self.budget.spent_usd if self.budget else None,
         )
 
     def _infer(self, plan: Plan, synced: dict[str, bool]) -> list[StageResult]:
@@ -150,6 +159,7 @@ class ExperimentRunner:
                 self.executor,
                 sources,
                 self.mode,
+                self.budget,
                 parallel_models=workers,
             )
             return group.run(groups[serve_id], synced)

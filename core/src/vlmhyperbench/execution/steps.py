@@ -113,6 +113,7 @@ def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Wo
         answers=str(infer_dir / "answers.jsonl"),
         output_kind=run.task.output.kind,
         aggregators=run.aggregators,
+        label=run.label(),
         metrics=[
             MetricSpec(
                 name=m.name,

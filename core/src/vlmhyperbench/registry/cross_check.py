@@ -40,7 +40,8 @@ class CrossValidator:
             self._check_package(item)
         for item in r.entries["frameworks"].values():
             fw: FrameworkEntry = item.entry
-            self._ref(item, ("adapter",), "packages", fw.adapter)
+            if fw.adapter is not None:
+                self._ref(item, ("adapter",), "packages", fw.adapter)
             for i, spec in enumerate(fw.specialised):
                 self._ref(item, ("specialised", i, "adapter"), "packages", spec.adapter)
         for item in r.entries["tasks"].values():
@@ -105,12 +106,33 @@ class CrossValidator:
     def _check_model(self, item: Loaded) -> None:
         model: ModelEntry = item.entry
         if model.framework is not None:
-            self._ref(item, ("framework",), "frameworks", model.framework)
+            if self._ref(item, ("framework",), "frameworks", model.framework):
+                self._framework_fits(item, model)
+        elif model.endpoint is not None:
+            self._problem(item, ("framework",), "an endpoint needs framework: openai-compatible")
         if model.adapter is not None:
             self._ref(item, ("adapter",), "packages", model.adapter)
         if model.base_url is None and model.backend is None and model.framework is None:
             self._problem(
                 item, ("backend",), "expected a backend name (or a framework that gives one)"
+            )
+
+    def _framework_fits(self, item: Loaded, model: ModelEntry) -> None:
+        """An openai-compatible framework's model names its endpoint; others do not."""
+        kind = self.registry.get("frameworks", model.framework).kind
+        if kind == "openai-compatible" and model.endpoint is None:
+            self._problem(
+                item,
+                ("endpoint",),
+                f"framework {model.framework!r} is openai-compatible: expected an endpoint "
+                "(base_url, model, api_key_env or api_key_file)",
+            )
+        elif kind != "openai-compatible" and model.endpoint is not None:
+            self._problem(
+                item,
+                ("endpoint",),
+                f"framework {model.framework!r} starts its own server: an endpoint needs a "
+                "framework of kind openai-compatible",
             )
 
     def _metrics_fit(

@@ -16,6 +16,7 @@ import io
 import json
 import random
 import shutil
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -119,6 +120,24 @@ def _jsonl(path: Path, records: list[dict]) -> None:
     )
 
 
+def check_request(count: int, doc_classes: Sequence[str], known: Sequence[str]) -> None:
+    """Refuse a request before anything is written: a count below 1, or an unknown class."""
+    if count < 1:
+        raise ValueError(f"count: expected at least 1, got {count}")
+    if not doc_classes or any(c not in known for c in doc_classes):
+        raise ValueError(f"doc_classes: expected some of {list(known)}, got {list(doc_classes)}")
+
+
+def write_summary(out: Path, summary: BaseModel) -> str:
+    """``summary.json`` (position-free: ``out_dir`` is "."), then the folder's fingerprint."""
+    for_file = summary.model_dump(mode="json", exclude={"fingerprint"})
+    for_file["out_dir"] = "."  # the folder may move; keep the file position-free
+    (out / "summary.json").write_text(
+        json.dumps(for_file, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return fingerprint(out)
+
+
 def generate(
     out_dir: str | Path,
     *,
@@ -128,11 +147,7 @@ def generate(
     doc_classes: list[str] | tuple[str, ...] = DOC_CLASSES,
 ) -> GenerationSummary:
     """Generate ``count`` documents (doc classes in turn) into ``out_dir``; see the README."""
-    if count < 1:
-        raise ValueError(f"count: expected at least 1, got {count}")
-    unknown = [c for c in doc_classes if c not in RENDERERS]
-    if unknown or not doc_classes:
-        raise ValueError(f"doc_classes: expected some of {list(DOC_CLASSES)}, got {doc_classes}")
+    check_request(count, doc_classes, DOC_CLASSES)
     out = Path(out_dir)
     for sub in ("images", "jsons", "schemas"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -223,10 +238,5 @@ def generate(
             "prompts": PROMPTS_FILE,
         },
     )
-    summary_for_file = summary.model_dump(mode="json", exclude={"fingerprint"})
-    summary_for_file["out_dir"] = "."  # the folder may move; keep the file position-free
-    (out / "summary.json").write_text(
-        json.dumps(summary_for_file, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    summary.fingerprint = fingerprint(out)
+    summary.fingerprint = write_summary(out, summary)
     return summary

@@ -24,7 +24,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from vlmhb_synthetic_docs import fake
-from vlmhb_synthetic_docs.generator import _jsonl, fingerprint, pixels_digest, save_png
+from vlmhb_synthetic_docs.generator import (
+    _jsonl,
+    check_request,
+    pixels_digest,
+    save_png,
+    write_summary,
+)
 from vlmhb_synthetic_docs.noise import apply_noise
 from vlmhb_synthetic_docs.render import Page, RenderedDocument
 
@@ -239,13 +245,7 @@ def generate_packets(
     doc_classes: list[str] | tuple[str, ...] = PACKET_CLASSES,
 ) -> PacketSummary:
     """Generate ``count`` packets (doc classes in turn) into ``out_dir``; see the README."""
-    if count < 1:
-        raise ValueError(f"count: expected at least 1, got {count}")
-    unknown = [c for c in doc_classes if c not in PACKET_RENDERERS]
-    if unknown or not doc_classes:
-        raise ValueError(
-            f"doc_classes: expected some of {list(PACKET_CLASSES)}, got {list(doc_classes)}"
-        )
+    check_request(count, doc_classes, PACKET_CLASSES)
     out = Path(out_dir)
     labels = ", ".join(CLASSIFICATION_LABELS)
     classification: list[dict[str, Any]] = []
@@ -335,10 +335,5 @@ def generate_packets(
             "truth": "packets/<id>.json",
         },
     )
-    for_file = summary.model_dump(mode="json", exclude={"fingerprint"})
-    for_file["out_dir"] = "."
-    (out / "summary.json").write_text(
-        json.dumps(for_file, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    summary.fingerprint = fingerprint(out)
+    summary.fingerprint = write_summary(out, summary)
     return summary

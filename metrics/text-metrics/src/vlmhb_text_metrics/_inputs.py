@@ -48,3 +48,22 @@ def accepted_at(value: Any, index: int) -> list[str]:
                 )
         return list(value)
     return [text_at(value, "references", index)]
+
+
+def check_variant(
+    metric: str, compat: str | None, variants: tuple[str, ...], params: dict[str, Any]
+) -> None:
+    """``compat`` is None (ours) or one of ``variants``; a variant reproduces another tool,
+    so it fixes its own normalisation and refuses the normalisation options."""
+    if compat is None:
+        return
+    if compat not in variants:
+        raise ValueError(
+            f"{metric}: unknown compat {compat!r}; expected None (ours) or one of "
+            f"{', '.join(variants)}"
+        )
+    if params:
+        raise ValueError(
+            f"{metric}: compat={compat!r} fixes its own normalisation; remove "
+            f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
+        )

@@ -1,7 +1,7 @@
 """ANLS, Average Normalized Levenshtein Similarity (Biten et al., "Scene Text Visual Question
-Answering", ICCV 2019; used by DocVQA), and the two variants other tools print under the
-same name. Published numbers made with lmms-eval or VLMEvalKit are not comparable with each
-other, nor with the paper's definition, so each is reproduced here under its own name.
+Answering", ICCV 2019; used by DocVQA), and the variants other tools print under the same
+name. Published numbers made with lmms-eval or VLMEvalKit are not comparable with the
+paper's definition, so each is reproduced here under its own name.
 
 For sample i with accepted answers a_ij, prediction o_i and threshold tau (0.5):
 
@@ -17,13 +17,18 @@ For sample i with accepted answers a_ij, prediction o_i and threshold tau (0.5):
     NL(a, o) = lev(a', o') / max(|upper(a)|, |upper(o)|)     (raw lengths; 0 when both are 0)
     s(a, o)  = 0  if 1 - NL < 1 - tau  else 1 - NL          (a score at the threshold is kept)
 
-``compat="vlmevalkit"`` (VLMEvalKit's long-document ``anls_compute``)::
-
-    NL(a, o) = lev(a, o) / max(|upper(a)|, |upper(o)|)       (no normalisation at all)
-    s(a, o)  = 0  if 1 - NL <= 1 - tau  else 1 - NL         (a score at the threshold is dropped)
+``compat="vlmevalkit"`` (VLMEvalKit's DocVQA / InfoVQA scorer: ``anls_compute`` of
+``vlmeval/dataset/utils/vqa_eval.py`` with ``hit_calculate``): the same formula as
+lmms-eval's (normalised strings, raw lengths, a score at the threshold kept). It has its
+own name because it is another tool's claim, checked against that tool's code.
 
 In every variant ``ANLS = mean_i max_j s(a_ij, o_i)``. The lengths of ``upper()`` are what the
 tools divide by; they differ from the plain length for a few characters (``ß`` -> ``SS``).
+
+Version 2: ``compat="vlmevalkit"`` was VLMEvalKit's long-document scorer (MMLongBench-Doc's
+``anls_compute``: no normalisation, a score at the threshold dropped), which is not what
+VLMEvalKit reports for DocVQA / InfoVQA; it reads about 10 points low there. That scorer is
+not reproduced any more (no benchmark here uses it).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -51,25 +56,23 @@ def _ours(norm: Callable[[str], str], threshold: float) -> Callable[[str, str], 
     return score
 
 
-def _tool(normalise: bool, keep_equal: bool, threshold: float) -> Callable[[str, str], float]:
-    """The InfographicVQA-script family: distance of (maybe) normalised strings over the
-    length of the raw strings, compared with the threshold on the similarity side."""
+def _tool(threshold: float) -> Callable[[str, str], float]:
+    """The InfographicVQA-script family (lmms-eval, VLMEvalKit): distance of normalised
+    strings over the length of the raw strings, a similarity at the threshold kept."""
     floor = 1.0 - threshold
 
     def score(answer: str, prediction: str) -> float:
         length = max(len(answer.upper()), len(prediction.upper()))
-        if normalise:
-            answer = " ".join(answer.strip().lower().split())
-            prediction = " ".join(prediction.strip().lower().split())
+        answer = " ".join(answer.strip().lower().split())
+        prediction = " ".join(prediction.strip().lower().split())
         nl = Levenshtein.distance(answer, prediction) / length if length else 0.0
         similarity = 1.0 - nl
-        kept = similarity >= floor if keep_equal else similarity > floor
-        return similarity if kept else 0.0
+        return similarity if similarity >= floor else 0.0
 
     return score
 
 
-@metric("anls", "1", variants=ANLS_VARIANTS)
+@metric("anls", "2", variants=ANLS_VARIANTS)
 def anls(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
@@ -91,24 +94,14 @@ def anls(
         raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"anls: threshold must be a number in (0, 1], got {threshold!r}")
+    check_variant("anls", compat, ANLS_VARIANTS, params)
     if compat is None:
         options = options_from("anls", {**ANLS_DEFAULTS, **params})
         score = _ours(normalizer(options), threshold)
         normalization: dict[str, bool] | str = options.as_dict()
-    elif compat in ANLS_VARIANTS:
-        if params:
-            raise ValueError(
-                f"anls: compat={compat!r} fixes its own normalisation; remove "
-                f"{', '.join(sorted(params))} (normalisation options apply to compat=None only)"
-            )
-        lmms = compat == "lmms-eval"
-        score = _tool(normalise=lmms, keep_equal=lmms, threshold=threshold)
-        normalization = "strip, lowercase, split/join whitespace" if lmms else "none"
     else:
-        raise ValueError(
-            f"anls: unknown compat {compat!r}; expected None (ours) or one of "
-            f"{', '.join(ANLS_VARIANTS)}"
-        )
+        score = _tool(threshold)
+        normalization = "strip, lowercase, split/join whitespace"
     per_sample: list[float] = []
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
         prediction = text_at(hyp, "predictions", i)
@@ -116,7 +109,7 @@ def anls(
     value = sum(per_sample) / len(per_sample) if per_sample else 0.0
     return MetricResult(
         name="anls",
-        version="1",
+        version=anls.version,
         value=value,
         per_sample=per_sample,
         details={"threshold": threshold, "normalization": normalization},

@@ -16,6 +16,13 @@ from jiwer's documented transforms (``cer_default``: Strip, ReduceToListOfListOf
 ``wer_default``: RemoveMultipleSpaces, Strip, ReduceToListOfListOfWords) and a unit-cost
 Levenshtein over the unit lists, one sample at a time, so that the fast path above is checked
 against a second reading of the definition (and against jiwer itself in the tests).
+
+Several accepted answers (version 2; a DocVQA-style list per sample): a sample is scored
+against the accepted answer closest to its prediction, the one with the lowest per-sample
+error rate (ties: the first listed), as ANLS takes its best answer; the corpus value adds up
+that answer's edits and reference units. ``details["chosen_reference"]`` says which answer
+each sample was scored against. Version 1 refused such data with a ``ValueError``; on one
+reference per sample the two versions agree.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from ._inputs import check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -98,6 +105,21 @@ def _check_texts(values: Sequence[Any], role: str) -> list[str]:
     return [str(text_at(v, role, i)) for i, v in enumerate(values)]
 
 
+def _closest(
+    edits: list[int], lengths: list[int], owners: list[int], samples: int
+) -> tuple[list[int], list[int], list[int]]:
+    """Per sample, the accepted answer with the lowest error rate (ties: the first listed):
+    its edits, its reference units, and its index in the sample's list."""
+    best: list[tuple[float, int, int, int]] = [(float("inf"), 0, 0, 0)] * samples
+    position = [0] * samples
+    for e, n, i in zip(edits, lengths, owners, strict=True):
+        rate = e / n if n else float(e)
+        if rate < best[i][0]:
+            best[i] = (rate, e, n, position[i])
+        position[i] += 1
+    return [b[1] for b in best], [b[2] for b in best], [b[3] for b in best]
+
+
 def _jiwer_units(name: str) -> Callable[[list[str], list[str]], tuple[list[Any], list[Any]]]:
     """jiwer's default transforms, one text at a time: characters after Strip (CER), or
     words after RemoveMultipleSpaces (``\\s\\s+`` -> " "), Strip and split on " " (WER)."""
@@ -140,13 +162,25 @@ def _error_rate(
         raise ValueError(f"{name}: unknown compat {compat!r}; expected None (ours) or 'jiwer'")
     options = options_from(name, params)
     hyps = _check_texts(predictions, "predictions")
-    refs = _check_texts(references, "references")
+    owners: list[int] | None = None
+    if set(map(type, references)) <= {str}:
+        refs = list(references)
+    else:  # several accepted answers somewhere: one (prediction, answer) pair per answer
+        accepted = [accepted_at(r, i) for i, r in enumerate(references)]
+        refs = [a for answers in accepted for a in answers]
+        owners = [i for i, answers in enumerate(accepted) for _ in answers]
+        hyps = [hyps[i] for i in owners]
     if not options.is_identity:
         norm = normalizer(options)
         hyps, refs = list(map(norm, hyps)), list(map(norm, refs))
     ref_units, hyp_units = units(refs, hyps)
     edits = list(map(Levenshtein.distance, ref_units, hyp_units))
     lengths = list(map(len, ref_units))
+    chosen: dict[str, list[int]] = {}
+    if owners is not None:
+        edits, lengths, chosen["chosen_reference"] = _closest(
+            edits, lengths, owners, len(references)
+        )
     total_edits, total_units = sum(edits), sum(lengths)
     per_sample = [e / n if n else float(e) for e, n in zip(edits, lengths, strict=True)]
     value = total_edits / total_units if total_units else float(total_edits)
@@ -162,32 +196,34 @@ def _error_rate(
             # can resample samples and recompute the ratio instead of averaging per-sample rates
             "ratio": {"numerators": edits, "denominators": lengths},
             "normalization": options.as_dict(),
+            **chosen,
         },
         params={"compat": compat, **options.as_dict()},
     )
 
 
-@metric("cer", "1", variants=("jiwer",))
+@metric("cer", "2", variants=("jiwer",))
 def cer(
     predictions: Sequence[str],
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     *,
     compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
     """Character error rate: total character edits / total reference characters.
 
-    Per sample: that sample's edits / its reference length. Accepts the normalisation
+    Per sample: that sample's edits / its reference length; with several accepted answers,
+    those of the closest one (module docstring). Accepts the normalisation
     options of :class:`Normalization` (all off by default, as jiwer); ``compat="jiwer"``
     pins jiwer's default transforms (module docstring).
     """
     return _error_rate(cer, _chars, predictions, references, compat, params)
 
 
-@metric("wer", "1", variants=("jiwer",))
+@metric("wer", "2", variants=("jiwer",))
 def wer(
     predictions: Sequence[str],
-    references: Sequence[str],
+    references: Sequence[str | Sequence[str]],
     *,
     compat: str | None = None,
     **params: bool,

@@ -26,18 +26,33 @@ is a ``ValueError`` naming the sample (the script counts it as found in any pred
 the package's normalisation options (all off) may run before OCRBench's own. Some lmms-eval
 versions lowercase the prediction before the HME100k rule (which then never matches an answer
 holding a capital letter); that is not reproduced here.
+
+``compat="lmms-eval"`` is lmms-eval's ``ocrbench`` as of 0.7.3: for every sample but
+HME100k, fullwidth ASCII forms (U+FF01..U+FF5E) become their ASCII letters and the
+ideographic space (U+3000) a space before the general rule (Chinese-trained models often
+answer ``ＳＴＯＰ`` or ``１２３``); nothing else of NFKC is applied. HME100k keeps the
+authors' rule. The default stays the authors' rule (no folding).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
 SPACE_BLIND_DATASETS = ("HME100k",)
 """OCRBench's source datasets scored without spaces and case-sensitively (LaTeX formulas)."""
+
+
+OCRBENCH_VARIANTS = ("lmms-eval",)
+_FULLWIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_fullwidth(text: str) -> str:
+    """Fullwidth ASCII forms to ASCII and the ideographic space to a space (lmms-eval)."""
+    return text.translate(_FULLWIDTH_TO_ASCII)
 
 
 def ocrbench_normalize(text: str, space_blind: bool = False) -> str:
@@ -68,13 +83,14 @@ def _doc_classes(doc_class: Sequence[str | None] | None, count: int) -> list[str
     return list(doc_class)
 
 
-@metric("ocrbench_accuracy", "1")
+@metric("ocrbench_accuracy", "1", variants=OCRBENCH_VARIANTS)
 def ocrbench_accuracy(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
     *,
     doc_class: Sequence[str | None] | None = None,
     space_blind: Sequence[str] = SPACE_BLIND_DATASETS,
+    compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
     """Share of samples whose prediction contains a normalised accepted answer (OCRBench).
@@ -82,8 +98,11 @@ def ocrbench_accuracy(
     ``doc_class``: each sample's source dataset (OCRBench's ``dataset`` column); samples
     whose source is in ``space_blind`` (default: HME100k) are compared case-sensitively with
     every space removed. The package's normalisation options (all off) run first.
+    ``compat="lmms-eval"`` folds fullwidth forms to ASCII first, as lmms-eval >= 0.7.3 does
+    (module docstring).
     """
     check_pairs(predictions, references)
+    check_variant("ocrbench_accuracy", compat, OCRBENCH_VARIANTS, params)
     if isinstance(space_blind, str) or not all(isinstance(s, str) for s in space_blind):
         raise ValueError(
             "ocrbench_accuracy: space_blind must be a list of source dataset names, "
@@ -93,15 +112,17 @@ def ocrbench_accuracy(
     classes = _doc_classes(doc_class, len(predictions))
     options = options_from("ocrbench_accuracy", params)
     norm = normalizer(options)
+    fold = fold_fullwidth if compat == "lmms-eval" else _unchanged
     per_sample: list[float] = []
     blind_samples = 0
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
         is_blind = classes[i] in blind
         blind_samples += is_blind
-        prediction = ocrbench_normalize(norm(text_at(hyp, "predictions", i)), is_blind)
+        general = _unchanged if is_blind else fold
+        prediction = ocrbench_normalize(general(norm(text_at(hyp, "predictions", i))), is_blind)
         found = False
         for j, answer in enumerate(accepted_at(ref, i)):
-            wanted = ocrbench_normalize(norm(answer), is_blind)
+            wanted = ocrbench_normalize(general(norm(answer)), is_blind)
             if not wanted:
                 raise ValueError(
                     f"references[{i}][{j}] is empty after normalisation ({answer!r}); an empty "
@@ -121,8 +142,17 @@ def ocrbench_accuracy(
             "space_blind_samples": blind_samples,
             "normalization": options.as_dict(),
         },
-        params={"space_blind": blind, **options.as_dict()},
+        # a variant is named in params; ours keeps version 1's params (and so its identity)
+        params={
+            "space_blind": blind,
+            **options.as_dict(),
+            **({"compat": compat} if compat else {}),
+        },
     )
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 # The eval stage passes these sample columns (one value per sample, as keywords) to a metric

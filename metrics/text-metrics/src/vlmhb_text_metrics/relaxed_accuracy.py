@@ -4,7 +4,8 @@ exactly. Chart answers are read off plotted values, so an exact-match score woul
 reading that is as good as the chart allows.
 
 Written from the definition as pix2struct's ``relaxed_correctness`` states it (the code
-ChartQA numbers in lmms-eval and VLMEvalKit come from)::
+ChartQA numbers in lmms-eval and VLMEvalKit come from; lmms-eval's ``chartqa`` applies it to
+the answer as it is, which is this default)::
 
     f(x)    = float(x[:-1]) / 100 if x ends with "%" else float(x)     (None if not a number)
     correct = |f(o) - f(a)| / |f(a)| <= tolerance       if f(o) is a number and f(a) is not 0
@@ -13,6 +14,10 @@ ChartQA numbers in lmms-eval and VLMEvalKit come from)::
 ``float`` is Python's: surrounding whitespace, ``1e3`` and ``1_000`` parse, ``1,000`` does
 not (it falls back to the string comparison). A reference of 0 is compared as a string,
 since no relative tolerance exists around 0. Several accepted answers: the best of them.
+
+``compat="vlmevalkit"`` is VLMEvalKit's ChartQA score (``process_line(...,
+"relaxed_accuracy")``): the prediction is stripped first (``" 12 "`` parses either way, but
+``"Yes\n"`` equals ``"yes"`` only there); the references are compared as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -34,6 +39,9 @@ def _to_float(text: str) -> float | None:
         return None
 
 
+RELAXED_VARIANTS = ("vlmevalkit",)
+
+
 def relaxed_correct(prediction: str, answer: str, tolerance: float = 0.05) -> bool:
     """One pair: within ``tolerance`` relative change for numbers, else case-blind equality."""
     predicted, target = _to_float(prediction), _to_float(answer)
@@ -42,20 +50,23 @@ def relaxed_correct(prediction: str, answer: str, tolerance: float = 0.05) -> bo
     return prediction.lower() == answer.lower()
 
 
-@metric("relaxed_accuracy", "1")
+@metric("relaxed_accuracy", "1", variants=RELAXED_VARIANTS)
 def relaxed_accuracy(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
     *,
     tolerance: float = 0.05,
+    compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
     """Share of samples whose prediction is relaxed-correct for some accepted answer.
 
     ``tolerance`` is the largest relative change a number may have (ChartQA: 0.05). The
     package's normalisation options (all off) run before the comparison.
+    ``compat="vlmevalkit"`` strips the prediction first, as VLMEvalKit does.
     """
     check_pairs(predictions, references)
+    check_variant("relaxed_accuracy", compat, RELAXED_VARIANTS, params)
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, (int, float))
@@ -71,6 +82,8 @@ def relaxed_accuracy(
     numeric = 0
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
         prediction = norm(text_at(hyp, "predictions", i))
+        if compat == "vlmevalkit":
+            prediction = prediction.strip()
         answers = [norm(a) for a in accepted_at(ref, i)]
         numeric += any(_to_float(a) for a in answers)
         per_sample.append(float(any(relaxed_correct(prediction, a, tolerance) for a in answers)))
@@ -85,5 +98,10 @@ def relaxed_accuracy(
             "numeric_references": numeric,
             "normalization": options.as_dict(),
         },
-        params={"tolerance": tolerance, **options.as_dict()},
+        # a variant is named in params; ours keeps version 1's params (and so its identity)
+        params={
+            "tolerance": tolerance,
+            **options.as_dict(),
+            **({"compat": compat} if compat else {}),
+        },
     )

@@ -29,6 +29,14 @@ normalised, and the EvalAI server normalises submissions); lmms-eval normalises 
 always. References here are raw text, so the prediction and every answer are always
 normalised; on already normalised answers that is the same thing. The period rule keeps the
 script's quirk of at most 32 deletions per answer (``re.UNICODE`` passed as ``count``).
+
+``compat="lmms-eval"`` is lmms-eval's ``textvqa_val`` score (its ``EvalAIAnswerProcessor``,
+from MMF): before the normalisation above, the answer is lowercased, every ``,`` and ``?``
+removed, ``'s`` split off as a word of its own (``what's`` -> ``what 's``) and the ends
+stripped. So ``a,b`` becomes ``ab`` (ours: ``a b``), ``1,000-2,000`` becomes ``1000 2000``
+(ours: ``10002000``), and ``what's`` no longer equals ``whats`` (which the contraction table
+turns into ``what's``). Averaging is the leave-one-out one (lmms-eval's loop over the
+annotators); the variant refuses normalisation options and ``averaging="direct"``.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ._inputs import accepted_at, check_pairs, text_at
+from ._inputs import accepted_at, check_pairs, check_variant, text_at
 from ._normalize import normalizer, options_from
 from ._result import MetricResult, metric
 
@@ -91,6 +99,7 @@ you'dve=you'd've youll=you'll youre=you're youve=you've
 """
 _CONTRACTIONS = dict(pair.split("=", 1) for pair in _CONTRACTIONS_TABLE.split())
 AVERAGING = ("leave-one-out", "direct")
+VQA_VARIANTS = ("lmms-eval",)
 
 
 def _punctuation(text: str) -> str:
@@ -117,6 +126,12 @@ def vqa_normalize(answer: str) -> str:
     return _digits_articles(_punctuation(answer))
 
 
+def lmms_eval_vqa_normalize(answer: str) -> str:
+    """lmms-eval's ``EvalAIAnswerProcessor``: its word_tokenize, then the VQAv2 rules."""
+    answer = answer.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    return vqa_normalize(answer)
+
+
 def _accuracy(matches: int, answers: int, averaging: str) -> float:
     if averaging == "direct":
         return min(matches / 3.0, 1.0)
@@ -125,12 +140,13 @@ def _accuracy(matches: int, answers: int, averaging: str) -> float:
     return (left_out_matching + left_out_other) / answers
 
 
-@metric("vqa_accuracy", "1")
+@metric("vqa_accuracy", "1", variants=VQA_VARIANTS)
 def vqa_accuracy(
     predictions: Sequence[str],
     references: Sequence[str | Sequence[str]],
     *,
     averaging: str = "leave-one-out",
+    compat: str | None = None,
     **params: bool,
 ) -> MetricResult:
     """VQA accuracy; a reference is the list of every annotator's answer (repeats count).
@@ -138,18 +154,27 @@ def vqa_accuracy(
     ``averaging="leave-one-out"`` is the official VQAv2 average over the n choose n-1
     annotator subsets; ``"direct"`` is ``min(#matching / 3, 1)`` over all answers. The
     package's normalisation options (all off) run before the VQA normalisation.
+    ``compat="lmms-eval"`` processes answers as lmms-eval's TextVQA task does (module
+    docstring).
     """
     check_pairs(predictions, references)
     if averaging not in AVERAGING:
         raise ValueError(
             f"vqa_accuracy: averaging must be one of {', '.join(AVERAGING)}, got {averaging!r}"
         )
+    check_variant("vqa_accuracy", compat, VQA_VARIANTS, params)
+    if compat is not None and averaging != "leave-one-out":
+        raise ValueError(
+            f"vqa_accuracy: compat={compat!r} averages leave-one-out, as lmms-eval; remove "
+            "averaging (it applies to compat=None only)"
+        )
+    process = vqa_normalize if compat is None else lmms_eval_vqa_normalize
     options = options_from("vqa_accuracy", params)
     norm = normalizer(options)
     per_sample: list[float] = []
     for i, (hyp, ref) in enumerate(zip(predictions, references, strict=True)):
-        prediction = vqa_normalize(norm(text_at(hyp, "predictions", i)))
-        answers = [vqa_normalize(norm(a)) for a in accepted_at(ref, i)]
+        prediction = process(norm(text_at(hyp, "predictions", i)))
+        answers = [process(norm(a)) for a in accepted_at(ref, i)]
         if averaging == "leave-one-out" and len(answers) < 2:
             raise ValueError(
                 f"vqa_accuracy: references[{i}] has one answer; leave-one-out averaging needs "
@@ -165,5 +190,10 @@ def vqa_accuracy(
         value=value,
         per_sample=per_sample,
         details={"averaging": averaging, "normalization": options.as_dict()},
-        params={"averaging": averaging, **options.as_dict()},
+        # a variant is named in params; ours keeps version 1's params (and so its identity)
+        params={
+            "averaging": averaging,
+            **options.as_dict(),
+            **({"compat": compat} if compat else {}),
+        },
     )

@@ -33,6 +33,7 @@ from .code import (
     PackageEntry,
     SpecialisedAdapter,
 )
+from .endpoint import EndpointSpec, Price, RateLimits, ReasoningSpec
 from .experiments import (
     ExperimentEntry,
     InlineRun,
@@ -64,6 +65,7 @@ __all__ = [
     "Aggregator",
     "DatasetEntry",
     "DatasetGenerator",
+    "EndpointSpec",
     "Entry",
     "ExperimentEntry",
     "FrameworkEntry",
@@ -75,7 +77,10 @@ __all__ = [
     "Name",
     "OutputKind",
     "PackageEntry",
+    "Price",
     "PromptEntry",
+    "RateLimits",
+    "ReasoningSpec",
     "ReportEntry",
     "Resources",
     "RetryPolicy",

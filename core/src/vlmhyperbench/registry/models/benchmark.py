@@ -6,9 +6,18 @@ import re
 import string
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .base import Entry, OutputKind
+from .endpoint import EndpointSpec, Price, RateLimits, ReasoningSpec
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -95,6 +104,12 @@ class RetryPolicy(BaseModel):
         ge=1,
         description="Requests per sample over all runs; a sample failed this often stays failed.",
     )
+    max_consecutive_failures: int = Field(
+        default=25,
+        ge=1,
+        description="Failed requests in a row (any sample, 429s included) after which the run "
+        "stops this model cleanly: partial, resumed by the next run.",
+    )
 
 
 class ModelEntry(Entry):
@@ -127,6 +142,19 @@ class ModelEntry(Entry):
         default=None, description="URL of an already running API wrapper: nothing is started."
     )
     concurrency: int = Field(default=4, gt=0, description="Requests in flight at once.")
+    endpoint: EndpointSpec | None = Field(
+        default=None,
+        description="An OpenAI-compatible endpoint (framework openai-compatible): nothing is "
+        "started, the endpoint is checked before any sample is sent.",
+    )
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    price: Price | None = Field(default=None, description="For the cost columns and --max-cost.")
+    reasoning: ReasoningSpec = Field(default_factory=ReasoningSpec)
+
+    @property
+    def hosted(self) -> bool:
+        """Served by someone else under a name that may change: not reproducible by design."""
+        return self.endpoint is not None
 
     @property
     def server_config(self) -> dict[str, Any]:
@@ -137,6 +165,14 @@ class ModelEntry(Entry):
     def _has_a_server(self) -> ModelEntry:
         if self.base_url is None and self.adapter is None and self.framework is None:
             raise ValueError("a model needs an adapter, a framework or a base_url")
+        if self.endpoint is not None:
+            clash = [f for f in ("adapter", "backend", "base_url") if getattr(self, f)]
+            clash += ["model"] if self.load_config else []
+            if clash:
+                raise ValueError(
+                    f"endpoint: an OpenAI-compatible endpoint is not served by this project, "
+                    f"so {', '.join(clash)} cannot be set with it"
+                )
         return self
 
 
@@ -208,6 +244,10 @@ def template_variables(template: str) -> list[str]:
     return names
 
 
+PromptTransform = Literal["strip", "capitalize"]
+"""A ``str`` method applied to a prompt variable before the template is filled."""
+
+
 class PromptEntry(Entry):
     """A prompt: one template, or a collection keyed by '<doc_class> <question_type>'."""
 
@@ -227,14 +267,34 @@ class PromptEntry(Entry):
     response_format: Literal["text", "json_schema"] = Field(
         default="text", description="json_schema: ask for the task's JSON Schema."
     )
+    transforms: dict[str, list[PromptTransform]] = Field(
+        default_factory=dict,
+        description="Per template variable, str methods applied in order before the template "
+        "is filled (lmms-eval capitalizes TextVQA questions and strips OCRBench ones): "
+        "{question: [capitalize]}.",
+    )
 
     @model_validator(mode="after")
     def _has_text(self) -> PromptEntry:
         if self.template is None and self.collection is None and self.collection_file is None:
             raise ValueError("expected a template, a collection or a collection_file")
         if self.template is not None:
-            template_variables(self.template)
+            used = template_variables(self.template)
+            unused = sorted(set(self.transforms) - set(used))
+            if unused:
+                raise ValueError(
+                    f"transforms: {', '.join(unused)} not used by the template {self.template!r}"
+                )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_transforms(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """No transforms, no key: a prompt's dump (part of the infer stage's identity) stays
+        what it was before transforms existed, so cached answers stay valid."""
+        data = handler(self)
+        if isinstance(data, dict) and not self.transforms:
+            data.pop("transforms", None)
+        return data
 
 
 # --- metrics --------------------------------------------------------------------------------

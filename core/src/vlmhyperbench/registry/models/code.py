@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from vlmhb_dependency_injector.sources import GitSource, LocalSource, PypiSource
@@ -43,14 +43,28 @@ class SpecialisedAdapter(BaseModel):
 class FrameworkEntry(Entry):
     """A family of serving code (e.g. Hugging Face, vLLM): its default adapter and backend."""
 
-    adapter: str = Field(description="Package entry name of the default adapter.")
-    backend: str = Field(
-        description="Backend name in the entry-point group vlmhyperbench.backends."
+    kind: Literal["wrapper", "openai-compatible"] = Field(
+        default="wrapper",
+        description="wrapper: the run starts the adapter's API wrapper; openai-compatible: the "
+        "model entry's `endpoint` is used as it is (nothing started, no adapter).",
+    )
+    adapter: str | None = Field(
+        default=None, description="Package entry name of the default adapter."
+    )
+    backend: str | None = Field(
+        default=None, description="Backend name in the entry-point group vlmhyperbench.backends."
     )
     specialised: list[SpecialisedAdapter] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _each_specialised_matches_something(self) -> FrameworkEntry:
+        if self.kind == "wrapper" and (self.adapter is None or self.backend is None):
+            raise ValueError("a wrapper framework needs an adapter and a backend")
+        if self.kind == "openai-compatible" and (self.adapter or self.backend or self.specialised):
+            raise ValueError(
+                "an openai-compatible framework starts nothing: expected no adapter, backend "
+                "or specialised"
+            )
         for i, spec in enumerate(self.specialised):
             if spec.model_name_pattern is None and spec.engine is None:
                 raise ValueError(f"specialised[{i}]: expected model_name_pattern or engine")
