@@ -247,6 +247,15 @@ def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -
             engines.ensure_base_image(engine.client(), tag)
         scores: dict[str, dict[tuple[str, str], str]] = {}
         telemetry = _telemetry_metrics()
+        matrix = yaml.safe_load(
+            (REPO / "registries" / "experiments" / "default.yaml").read_text(encoding="utf-8")
+        )["matrix"]
+        expected = [  # every model x dataset x prompt of the default experiment
+            (model, prompt)
+            for model in matrix["models"]
+            for prompts in matrix["prompts"].values()
+            for prompt in prompts
+        ]
         for executor in ("local", "docker"):
             workdir = tmp_path / executor
             proc = vlmhb(
@@ -268,7 +277,7 @@ def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -
                 )
             )
             assert {r["model"] for r in rows} == {"tesseract", "rapidocr"}
-            assert len(rows) == 12, [r["run"] for r in rows]  # 2 models x 6 task/prompt runs
+            assert len(rows) == len(expected), [r["run"] for r in rows]
             for row in rows:
                 assert row["samples"] == str(DOCKER_LIMIT) and row["failed"] == "0", row
             scores[executor] = {
@@ -280,7 +289,7 @@ def test_docker_executor_gives_the_same_scores_as_local(vlmhb, tmp_path: Path) -
             locks = [p.read_text() for p in (workdir / "evals").glob("*/environment.lock")]
             assert any("metrics/text-metrics" in lock for lock in locks)  # bill of materials
         assert scores["docker"] == scores["local"]
-        assert len(scores["local"]) >= 12 * 2  # every run scored, by several metrics
+        assert len(scores["local"]) >= len(expected) * 2  # every run scored, by several metrics
         # The generated data itself is byte-identical wherever it was made: the fingerprint
         # covers every image's bytes (host venv vs Debian container, different libraries).
         fingerprints = {
