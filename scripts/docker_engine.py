@@ -8,10 +8,12 @@ built locally with ``debootstrap`` instead of pulled. The product never starts a
 executor uses ``DOCKER_HOST`` or the default socket, like every Docker client.
 
 Images: ``vlmhb-base:bookworm`` (Python 3.11, venv, git, CA certificates) and
-``vlmhb-ocr:bookworm`` (the same plus Tesseract with Russian and English data, for the OCR
-model server). Each root filesystem tarball is cached (``~/.cache/vlmhb/base-images/``, one per
-package list), so only the first build on a machine pays for debootstrap (about a minute);
-later ones import the tarball (a few seconds).
+``vlmhb-ocr:bookworm`` (the same plus Tesseract with Russian and English data and the libGL
+and GLib that RapidOCR's OpenCV loads, for the OCR model servers). Each root filesystem
+tarball is cached (``~/.cache/vlmhb/base-images/``, one per package list), so only the first
+build on a machine pays for debootstrap (about a minute); later ones import the tarball (a few
+seconds). An image carries its package list as a label, so an engine kept between runs
+rebuilds an image made from an older list instead of running without the new packages.
 
 Only the standard library, ``docker`` and ``filelock`` are needed (``docker-engine.sh`` runs
 it with ``uv run --with docker --with filelock``).
@@ -45,10 +47,22 @@ BASE_SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "git")
 """git is there because uv installs git sources with the git CLI."""
 OCR_IMAGE = "vlmhb-ocr:bookworm"
-"""The base image plus Tesseract (rus+eng): where the OCR adapter's model server runs."""
-OCR_PACKAGES = (*BASE_PACKAGES, "tesseract-ocr", "tesseract-ocr-rus", "tesseract-ocr-eng")
+"""The base image plus what both OCR engines need: where the OCR adapter's model server runs."""
+OCR_PACKAGES = (
+    *BASE_PACKAGES,
+    "tesseract-ocr",
+    "tesseract-ocr-rus",
+    "tesseract-ocr-eng",
+    "libgl1",
+    "libglib2.0-0",
+)
+"""Tesseract with Russian and English data; libGL and GLib for OpenCV (``opencv-python``, which
+RapidOCR requires, loads ``libGL.so.1`` at import; minbase has neither)."""
 IMAGES = {BASE_IMAGE: BASE_PACKAGES, OCR_IMAGE: OCR_PACKAGES}
 """The images this script knows how to build, by tag."""
+PACKAGES_LABEL = "org.vlmhyperbench.debian-packages"
+"""Label of a built image: its Debian package list, so an image built from an older list (an
+engine kept between runs) is rebuilt rather than used as if it held the new packages."""
 DEFAULT_ROOT = Path("/tmp/vlmhb-docker")
 """Short on purpose: dockerd's exec-root holds unix sockets, whose paths are limited to 108."""
 _TRIMMED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
@@ -214,15 +228,22 @@ def ensure_base_image(
     cache_dir: Path | None = None,
     packages: tuple[str, ...] | None = None,
 ) -> str:
-    """The id of image ``tag``: present, or imported from the cached tarball, or built with
-    debootstrap first (needs root and a reachable Debian mirror). ``packages``: the Debian
-    packages it holds (default: those ``IMAGES`` lists for ``tag``, else the base's)."""
-    try:
-        return str(client.images.get(tag).id)
-    except ImageNotFound:
-        pass
+    """The id of image ``tag``: present with these packages, or imported from the cached
+    tarball, or built with debootstrap first (needs root and a reachable Debian mirror).
+    ``packages``: the Debian packages it holds (default: those ``IMAGES`` lists for ``tag``,
+    else the base's). An image of that tag with another package list (its ``PACKAGES_LABEL``),
+    or none, is replaced: the tag then names the new image."""
     if packages is None:
         packages = IMAGES.get(tag, BASE_PACKAGES)
+    wanted = " ".join(packages)
+    stale: str | None = None
+    try:
+        present = client.images.get(tag)
+        if (present.labels or {}).get(PACKAGES_LABEL) == wanted:
+            return str(present.id)
+        stale = str(present.id)
+    except ImageNotFound:
+        pass
     tarball = base_rootfs_tarball(cache_dir, packages)
     repository, _, version = tag.rpartition(":")
     if not repository:
@@ -231,9 +252,15 @@ def ensure_base_image(
         str(tarball),
         repository=repository,
         tag=version,
-        changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]'],
+        changes=["ENV LANG=C.UTF-8", 'CMD ["python3"]', f'LABEL {PACKAGES_LABEL}="{wanted}"'],
     )
-    return str(client.images.get(tag).id)
+    image_id = str(client.images.get(tag).id)
+    if stale is not None and stale != image_id:
+        try:  # untagged now; an engine kept between runs need not keep it
+            client.images.remove(stale)
+        except DockerException:
+            pass  # a container still uses it: the engine keeps it until that one is gone
+    return image_id
 
 
 def base_rootfs_tarball(
@@ -398,6 +425,7 @@ __all__ = [
     "BASE_IMAGE",
     "IMAGES",
     "OCR_IMAGE",
+    "PACKAGES_LABEL",
     "DockerEngine",
     "EngineError",
     "base_rootfs_tarball",

@@ -140,3 +140,68 @@ def test_failed_samples_are_retried_until_their_attempts_are_used(vlmhb, tmp_pat
     assert (answers.parent / ".done").is_file()
     [row] = csv.DictReader((workdir / "reports" / "edits" / "leaderboard.csv").open())
     assert (row["samples"], row["failed"]) == ("4", "1")
+
+
+def test_a_local_dataset_is_named_by_its_content(vlmhb, tmp_path: Path) -> None:
+    """Issue 29: rewriting identical files or pinning the checksum re-runs nothing; a wrong
+    pin fails the sync that was skipped as done; changed content re-runs what reads it."""
+    from vlmhb_synthetic_docs import generate
+
+    data = tmp_path / "data"
+    generate(data, **SMALL_GENERATOR["params"])
+    entry = {
+        "package": "vlmhb-dataset-factory",
+        "iterator": "vqa-csv",
+        "task": "vqa",
+        "source": str(data),
+        "options": {"doc_class": "passport"},
+    }
+
+    def overlay(checksum: str | None = None) -> Path:
+        dataset = {**entry, **({"checksum": checksum} if checksum else {})}
+        return write_overlay(
+            tmp_path / "overlay",
+            {
+                "datasets": {"local-vqa": dataset},
+                "experiments": {
+                    "edits": {
+                        "matrix": {
+                            "models": ["tesseract"],
+                            "datasets": ["local-vqa"],
+                            "prompts": ["vqa-question"],
+                            "metrics": ["anls"],
+                        },
+                    },
+                },
+            },
+        )
+
+    workdir = tmp_path / "work"
+    _run(vlmhb, workdir, overlay())
+    [manifest] = list((workdir / "datasets").glob("*/manifest.json"))
+    fingerprint = json.loads(manifest.read_text(encoding="utf-8"))["fingerprint"]
+
+    for file in sorted(p for p in data.rglob("*") if p.is_file()):  # same bytes, new times
+        file.write_bytes(file.read_bytes())
+    _run(vlmhb, workdir, overlay())
+    assert _started_in_last_run(workdir) == {"report"}, "identical data must be a cache hit"
+
+    wrong = "sha256:" + "0" * 64
+    failed = vlmhb("run", "edits", "--workdir", str(workdir), "--overlay", str(overlay(wrong)))
+    assert failed.returncode != 0
+    assert fingerprint in failed.stdout + failed.stderr and wrong in failed.stdout + failed.stderr
+    assert "infer" not in _started_in_last_run(workdir)
+
+    _run(vlmhb, workdir, overlay(fingerprint))
+    assert _started_in_last_run(workdir) == {"report"}, "pinning the data it has re-runs nothing"
+
+    annotation = data / "annotation.csv"
+    text = annotation.read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines(), delimiter=";"))
+    rows[0]["answer"] += " (corrected)"  # one reference changes
+    with annotation.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    _run(vlmhb, workdir, overlay())
+    assert {"sync", "infer", "eval"} <= _started_in_last_run(workdir)

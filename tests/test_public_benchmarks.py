@@ -43,6 +43,8 @@ PAGES = [
     text_image(["Invoice number: 4721", "Total: 358.20"]),
     text_image(["Company: Acme", "City: Boston"]),
 ]
+#: A page only the last DocVQA row holds: past every --limit here, so it is never unpacked.
+LAST_PAGE = text_image(["Memo", "To: Paul Smith"])
 
 
 def docvqa_table() -> datasets.Dataset:
@@ -69,7 +71,7 @@ def docvqa_table() -> datasets.Dataset:
             "To whom is the document sent?",
         ],
         "question_types": [["layout"], ["form"], ["others"], ["form", "layout"]],
-        "image": [{"bytes": PAGES[i], "path": None} for i in (0, 1, 2, 0)],
+        "image": [{"bytes": page, "path": None} for page in (*PAGES, LAST_PAGE)],
         "docId": [14465, 2086, 4560, 14465],
         "ucsf_document_id": ["pybv0228", "nkbl0226", "xnbl0037", "pybv0228"],
         "ucsf_document_page_no": ["81", "1", "1", "81"],
@@ -248,7 +250,9 @@ def test_docvqa_and_chartqa_layouts_run_through_sync_infer_eval(
         run["sync_id"] = config["sync_id"]
     assert set(by_dataset) == set(PROMPTS)
 
-    # Sync: every row, with ids, answers (lists kept) and content-addressed images.
+    # Sync: the first LIMIT rows only (issue 29: the limit reaches the data, so the last
+    # DocVQA row's page is never unpacked), with ids, answers (lists kept) and
+    # content-addressed images.
     image_folder = workdir / "cache" / "hf-images" / "images"
     expected_files = {hashlib.sha256(page).hexdigest() + ".png" for page in PAGES}
     assert {p.name for p in image_folder.iterdir()} == expected_files  # each page once
@@ -260,7 +264,7 @@ def test_docvqa_and_chartqa_layouts_run_through_sync_infer_eval(
             assert Path(image).parent == image_folder.resolve(), (name, image)
             assert Path(image).name == hashlib.sha256(data).hexdigest() + ".png"
         if name.startswith("docvqa"):
-            assert [s["id"] for s in samples] == ["49153", "24580", "57349", "24581"]
+            assert [s["id"] for s in samples] == ["49153", "24580", "57349"]
             assert samples[0]["reference"] == ["1/8/93", "January 8, 1993"]  # a list stays one
             assert samples[1]["reference"] == ["4721"]
             assert samples[0]["metadata"]["question_types"] == ["layout"]
@@ -268,11 +272,11 @@ def test_docvqa_and_chartqa_layouts_run_through_sync_infer_eval(
             assert samples[0]["prompt_vars"] == {"question": "What is the date?"}
             assert Path(samples[0]["images"][0]).read_bytes() == PAGES[0]
         elif name.startswith("ocrbench"):
-            assert [s["id"] for s in samples] == ["0", "1", "2", "3"]
-            assert [s["doc_class"] for s in samples] == ["docVQA", "SROIE", "FUNSD", "HME100k"]
-            assert samples[3]["reference"] == ["x ^ { 2 }"]
+            assert [s["id"] for s in samples] == ["0", "1", "2"]
+            assert [s["doc_class"] for s in samples] == ["docVQA", "SROIE", "FUNSD"]
+            assert samples[0]["reference"] == ["1/8/93"]  # a list stays one
         else:
-            assert [s["id"] for s in samples] == ["0", "1", "2", "3"]  # the row number
+            assert [s["id"] for s in samples] == ["0", "1", "2"]  # the row number
             assert samples[0]["reference"] == "358.2"
             assert [s["question_type"] for s in samples][:3] == [
                 "human_test",

@@ -191,6 +191,60 @@ def test_a_moved_git_tag_changes_the_infer_and_eval_ids(tmp_path: Path) -> None:
     assert before[1] != after[1] and before[2] != after[2]
 
 
+def _write_local_data(root: Path, page: bytes = b"page one") -> None:
+    docs = root / "data" / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "annotation.csv").write_text("id;question;answer\n1;Name?;IVAN\n", encoding="utf-8")
+    (docs / "1.png").write_bytes(page)
+
+
+def test_a_local_dataset_is_keyed_by_its_content_not_its_file_times(tmp_path: Path) -> None:
+    """Issue 29: touching or rewriting identical files is a cache hit; new content re-runs."""
+    _write_local_data(tmp_path)
+    before = _ids(tmp_path)
+    for file in (tmp_path / "data" / "docs").iterdir():
+        os.utime(file, ns=(1_000_000_000, 1_000_000_000))  # touched
+    assert _ids(tmp_path) == before
+    _write_local_data(tmp_path)  # rewritten, same bytes (new mtimes)
+    assert _ids(tmp_path) == before
+    _write_local_data(tmp_path, page=b"page one, rescanned")
+    after = _ids(tmp_path)
+    assert all(b != a for b, a in zip(before, after, strict=True))
+
+
+def test_pinning_a_checksum_re_runs_nothing(tmp_path: Path) -> None:
+    """The pin verifies the data the sync prepares (or prepared); it names no new data."""
+    _write_local_data(tmp_path)
+    before = _ids(tmp_path)
+    pinned = _entries(tmp_path)
+    pinned["datasets"]["docs-vqa"]["checksum"] = "sha256:" + "0" * 64
+    assert _ids(tmp_path, pinned) == before
+
+
+def test_the_limit_reaches_the_sync_only_when_every_run_of_the_dataset_has_one(
+    tmp_path: Path,
+) -> None:
+    registry = _registry(tmp_path, _entries(tmp_path))
+    resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
+    planner = BenchmarkPlanner(registry, resolver)
+    [limited] = planner.plan("default", limit=5).syncs
+    [whole] = planner.plan("default").syncs
+    assert limited.limit == 5 and whole.limit is None
+    assert limited.id != whole.id  # a subset is other data: its own folder
+    entries = _entries(tmp_path)
+    entries["runs"]["tesseract-vqa"]["filters"] = {"doc_class": ["passport"]}
+    registry = _registry(tmp_path, entries)
+    resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
+    [filtered] = BenchmarkPlanner(registry, resolver).plan("default", limit=5).syncs
+    assert filtered.limit is None  # the run filters first, so it needs every sample
+    entries = _entries(tmp_path)
+    entries["datasets"]["docs-vqa"]["checksum"] = "sha256:" + "0" * 64
+    registry = _registry(tmp_path, entries)
+    resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")
+    [pinned] = BenchmarkPlanner(registry, resolver).plan("default", limit=5).syncs
+    assert pinned.limit is None  # the pin is the whole dataset's fingerprint: verify it all
+
+
 def test_matrix_and_named_runs_expand(tmp_path: Path) -> None:
     registry = _registry(tmp_path, _entries(tmp_path))
     resolver = PackageResolver(registry, EnvironmentManager(tmp_path / "envs"), "prod")

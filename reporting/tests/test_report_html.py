@@ -342,6 +342,27 @@ def test_compare_two_runs_on_their_shared_samples(report) -> None:
         compare(workdir, a, "nope/x/y")
 
 
+def test_compare_shows_a_run_level_metric_as_the_leaderboard_does(report) -> None:
+    """Issue 29: one definition per name. A corpus-level value (here ``anls`` declared a
+    run-level statistic, as corpus chrF is) is shown as the leaderboard shows it, untested,
+    never as the mean of its per-sample values under the same name."""
+    _path, _runs, workdir = report
+    values = {"ev-a": 0.61, "ev-b": 0.27}
+    for eval_id, value in values.items():
+        folder = workdir / "evals" / eval_id
+        (folder / ".done").write_text("", encoding="utf-8")
+        summary = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        summary["metrics"]["anls"] = value
+        summary["aggregation"] = {"anls": "run", "cer": "ratio"}
+        (folder / "metrics.json").write_text(json.dumps(summary), encoding="utf-8")
+    a, b = "tesseract/docs-vqa/plain", "a-very-long-model-name-for-label-wrapping/docs-vqa/plain"
+    rows = {r["metric"]: r for r in compare(workdir, a, b, seed=0)}
+    anls = rows["anls"]
+    assert (anls["a"], anls["b"]) == (0.61, 0.27) and anls["delta"] == pytest.approx(-0.34)
+    assert anls["verdict"] == "not tested" and anls["p_value"] is None
+    assert rows["cer"]["verdict"] != "not tested"  # a ratio is tested as before
+
+
 def test_compare_refuses_an_unfinished_evaluation(report) -> None:
     _path, _runs, workdir = report
     with pytest.raises(CompareError, match=r"its evaluation .*ev-a is not complete"):

@@ -83,6 +83,22 @@ def test_two_column_form_with_httpx(ocr_server):
     assert float(answer.headers["X-Latency-S"]) > 0
 
 
+def test_an_answer_from_the_page_cache_says_so(ocr_server):
+    """Issue 29: the second question about a page is answered from the cache, and the response
+    marks it, so the client leaves it out of latency and throughput."""
+    page = render([("Номер полиса", "55-8812"), ("Город", "Тверь")])
+    openai_client = client(ocr_server)
+    first, second = (
+        openai_client.chat.completions.create(
+            model="ocr", messages=image_message(page, question), temperature=0
+        )
+        for question in ("Напиши Город", "Напиши Номер полиса")
+    )
+    assert first.choices[0].message.content == "Тверь" and first.model_extra["cached"] is False
+    assert second.choices[0].message.content == "55-8812"
+    assert second.model_extra["cached"] is True
+
+
 def test_max_tokens_truncates_and_says_length(ocr_server, form_png):
     completion = client(ocr_server).chat.completions.create(
         model="ocr", messages=image_message(form_png, "Transcribe the text"), max_tokens=3

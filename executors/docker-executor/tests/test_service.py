@@ -1,15 +1,19 @@
-"""Model servers in containers: the real OCR adapter (Tesseract) behind the real API wrapper.
+"""Model servers in containers: the real OCR adapter (Tesseract, RapidOCR) behind the real API
+wrapper.
 
 The server is started as the core's serve stage starts it (``vlmhb-serve ... --api-key-file
 {secret:api_key}``), in the OCR image (the base image plus Tesseract), its environment built
 in a container of that image. Checked: it answers ``/ready``, it is a container process, the
 data is mounted read-only, the key appears nowhere in ``docker inspect``; it stops; a server
 left by a dead run is removed from its record; and SIGKILL of the process group of a run that
-started one removes its container within seconds (issue #22).
+started one removes its container within seconds (issue #22). RapidOCR loads and reads a page in
+the OCR image (issue 29: its OpenCV needs libGL, which a bare Debian image lacks).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import signal
@@ -25,6 +29,7 @@ import pytest
 from conftest import Engine
 from docker.errors import NotFound
 from engine_script import REPO_ROOT
+from PIL import Image, ImageDraw, ImageFont
 from vlmhb_dependency_injector import EnvironmentManager, LocalSource
 from vlmhb_docker_executor import ROLE_LABEL, SECRETS_IN_CONTAINER, DockerExecutor
 from vlmhyperbench.executors import ServiceSpec
@@ -84,6 +89,8 @@ def wait_ready(service, log: Path, timeout_s: float = 300) -> httpx.Response:
             response = httpx.get(f"{service.base_url}/ready", headers=headers, timeout=5)
             if response.status_code == 200:
                 return response
+            if response.json().get("state") == "failed":  # say why now, not at the timeout
+                raise AssertionError(f"the model failed to load: {response.json()}; {log}")
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
@@ -195,3 +202,50 @@ def test_sigkill_of_the_run_removes_its_server_container(
     else:
         raise AssertionError(f"container {container_id[:12]} outlived its SIGKILLed run")
     assert service_containers(docker_client) == []
+
+
+def _page(text: str) -> bytes:
+    """A white page with ``text`` in black, as a PNG."""
+    image = Image.new("L", (520, 120), 255)
+    ImageDraw.Draw(image).text((20, 30), text, fill=0, font=ImageFont.load_default(size=48))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_rapidocr_server_loads_and_reads_in_the_ocr_image(
+    executor: DockerExecutor, ocr_image: str, tmp_path: Path
+) -> None:
+    """As registries/models/rapidocr.yaml is served: the ``rapidocr`` extra, in the OCR image
+    (before issue 29 the import failed there: OpenCV loads libGL, which the image lacked)."""
+    spec = ocr_spec(tmp_path, ocr_image)
+    (spec.log_dir / "model_config.json").write_text(json.dumps({"engine": "rapidocr"}))
+    sources = [SOURCES[0], SOURCES[1].model_copy(update={"extras": ("rapidocr",)})]
+    spec = spec.model_copy(update={"name": "serve-rapidocr", "sources": sources})
+    service = executor.start_service(spec)
+    try:
+        wait_ready(service, spec.log_dir / "server.log")
+        image = "data:image/png;base64," + base64.b64encode(_page("INVOICE 4721")).decode()
+        response = httpx.post(
+            f"{service.base_url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            json={
+                "model": "ocr",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": image}},
+                            {"type": "text", "text": "Read the text"},
+                        ],
+                    }
+                ],
+                "max_tokens": 64,
+            },
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        text = response.json()["choices"][0]["message"]["content"]
+        assert "INVOICE" in text.upper() and "4721" in text, text
+    finally:
+        service.stop()

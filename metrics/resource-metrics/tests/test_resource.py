@@ -36,7 +36,7 @@ def test_latency_stats_by_hand():
     assert result.details["missing"] == 1
     assert latency(RECORDS, None, stat="p50").value == pytest.approx(1.5)
     assert latency(RECORDS, stat="max").value == 2.0
-    assert result.key == "latency@1"
+    assert result.key == "latency@2"
 
 
 def test_percentiles_linear_interpolation():
@@ -85,6 +85,28 @@ def test_peak_memory():
     ram = peak_memory(RECORDS, kind="ram")
     assert ram.value == 300.0 and ram.details["missing"] == 2
     assert math.isnan(peak_memory([{"latency_s": 1.0}]).value)  # no monitor: NaN, not 0
+
+
+def test_answers_served_from_a_cache_are_left_out_of_speed():
+    """Issue 29: 9 pages read, 51 questions answered from the page cache in microseconds."""
+    read = [
+        {"latency_s": 2.0, "started_at": 10.0 + 2 * i, "finished_at": 12.0 + 2 * i}
+        for i in range(9)
+    ]
+    hits = [
+        {"latency_s": 0.001, "started_at": 28.0, "finished_at": 28.001, "cached": True}
+        for _ in range(51)
+    ]
+    records = read + hits
+    p50 = latency(records, stat="p50")
+    assert p50.value == 2.0 and p50.details["cached"] == 51 and p50.details["missing"] == 0
+    assert all(math.isnan(v) for v in p50.per_sample[9:])
+    speed = throughput(records)
+    assert speed.value == pytest.approx(9 / 18.0) and speed.details["cached"] == 51
+    tokens = tokens_per_second([{**r, "completion_tokens": 10} for r in records])
+    assert tokens.value == pytest.approx(90 / 18.0)
+    with pytest.raises(ValueError, match=r"record 0 field 'cached' is 'yes'"):
+        latency([{"latency_s": 1.0, "cached": "yes"}])
 
 
 def test_bad_input_names_record_and_field():

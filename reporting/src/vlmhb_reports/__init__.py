@@ -34,6 +34,7 @@ from .columns import (
     GENERATION_COLUMNS,
     MEMORY_COLUMNS,
     SPEED_COLUMNS,
+    SPEED_CONTEXT_COLUMNS,
     TAIL_COLUMNS,
     higher_is_better,
     quality_columns,
@@ -46,6 +47,7 @@ from .html import report_page
 from .leaderboard import leaderboard_rows
 from .records import RunEntry, RunNotFound, runs_index, select_runs
 from .rundata import RunData, load_experiment, load_run
+from .speed import speed_figures, speed_note
 from .writers import ReportKindError, report_kinds, write_reports
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "MEMORY_COLUMNS",
     "OMISSION_METRIC",
     "SPEED_COLUMNS",
+    "SPEED_CONTEXT_COLUMNS",
     "TAIL_COLUMNS",
     "BackendPair",
     "BackendParity",
@@ -88,6 +91,8 @@ __all__ = [
     "report_parity",
     "runs_index",
     "select_runs",
+    "speed_figures",
+    "speed_note",
     "token_parity",
     "write_reports",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,6 +30,10 @@ out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # logs and CI: wide enough for a table, never squeezed to 80
     out = Console(highlight=False, soft_wrap=True, width=220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _number(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "-"
 
 
 def compare_command(
@@ -59,15 +63,16 @@ def compare_command(
     else:
         table = Table("A", "B", "metric", "A", "B", "delta", "95% CI", "p", "verdict")
         for r in rows:
+            tested = r["p_value"] is not None
             table.add_row(
                 r["run_a"],
                 r["run_b"],
                 f"{r['metric']}[{r['field']}]" if r.get("field") else str(r["metric"]),
-                f"{r['a']:.4g}",
-                f"{r['b']:.4g}",
-                f"{r['delta']:+.4g}",
-                f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]",
-                f"{r['p_value']:.3g}",
+                _number(r["a"], ".4g"),
+                _number(r["b"], ".4g"),
+                _number(r["delta"], "+.4g"),
+                f"[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]" if tested else "-",
+                f"{r['p_value']:.3g}" if tested else "-",
                 r["verdict"],
             )
         out.print(table)

@@ -9,6 +9,9 @@ from collections.abc import Iterable
 
 BASE_COLUMNS = ["run", "model", "dataset", "task", "prompt"]
 SPEED_COLUMNS = ["latency_p50_s", "latency_p90_s", "samples_per_s", "output_tokens_per_s"]
+SPEED_CONTEXT_COLUMNS = ["cached_answers", "peak_load_per_cpu", "parallel_models", "speed_note"]
+"""What the speed figures must be read with (``speed``): answers left out for the cache, what
+the machine was doing, and whether the figures are reliable."""
 MEMORY_COLUMNS = ["peak_rss_mb", "peak_vram_mb"]
 #: Tokens summed over the answered samples (from each answer's ``usage``), the spend from the
 #: model entry's ``price``, and the cost per correct answer (see ``leaderboard.cost_per_correct``).
@@ -25,6 +28,7 @@ GENERATION_COLUMNS = ["truncated", "truncated_share", "empty", "reproducible"]
 COUNT_COLUMNS = ["samples", "failed", "status"]
 TAIL_COLUMNS = [
     *SPEED_COLUMNS,
+    *SPEED_CONTEXT_COLUMNS,
     *MEMORY_COLUMNS,
     *COST_COLUMNS,
     *GENERATION_COLUMNS,

@@ -7,6 +7,12 @@ model, dataset and prompt). Scores come from the work dir: each evaluation's
 ``per_sample.csv`` (and ``ratios.json`` for corpus-level metrics such as CER), and for runs
 that score fields (KIE) its ``per_field.csv``: one more row per (metric, field), paired on the
 samples that have the field, Holm-adjusted within each metric's fields.
+
+One definition per name: A and B are always the values the leaderboard shows under that name.
+A metric whose value is a run-level statistic (``aggregation: run`` in metrics.json: corpus
+chrF and BLEU, latency percentiles, throughput) is not the mean of its per-sample values, so
+a paired test of those would be about another number: its row gives A, B and the delta with
+the verdict ``not tested``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from .records import RunNotFound, run_label, runs_index, select_runs
 
 EXACT_METRICS = {"exact_match", "accuracy"}
 """0/1 per sample: compared with McNemar's test."""
+NOT_TESTED = "not tested"
+"""The verdict of a run-level metric (see the module docstring)."""
 
 
 class CompareError(ValueError):
@@ -39,6 +47,8 @@ class RunScores:
     answers: dict[str, str | None]
     higher_is_better: dict[str, bool]
     fields: dict[str, dict[str, dict[str, float]]]  # metric -> field -> sample id -> value
+    run_values: dict[str, float]  # metric -> the value the leaderboard shows
+    aggregation: dict[str, str]  # metric -> mean / ratio / run (absent: an older evaluation)
 
 
 def _float(text: str) -> float | None:
@@ -73,6 +83,8 @@ def load_scores(workdir: Path, run: dict[str, Any]) -> RunScores:
         answers={r["id"]: r["answer"] for r in rows},
         higher_is_better=metrics.get("higher_is_better", {}),
         fields=_field_scores(folder / "per_field.csv"),
+        run_values=metrics.get("metrics", {}),
+        aggregation=metrics.get("aggregation", {}),
     )
 
 
@@ -155,13 +167,22 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
         ]
     if not pairs:
         raise CompareError(f"{a!r} and {b!r} share no run to compare")
-    comparisons, extras = [], []
+    comparisons, extras, untested = [], [], []
     field_rows: list[tuple[Any, dict[str, Any]]] = []
     for run_a, run_b in pairs:
         sa, sb = load_scores(workdir, run_a), load_scores(workdir, run_b)
         agreement = answer_agreement(*_paired_answers(sa, sb, pair_by_id))
+        shared = {
+            "run_a": sa.label,
+            "run_b": sb.label,
+            "agreement_exact": round(agreement.exact, 4),
+            "agreement_normalized": round(agreement.normalized, 4),
+        }
         for metric in [m for m in sa.values if m in sb.values]:
             higher = sa.higher_is_better.get(metric, True)
+            if "run" in (sa.aggregation.get(metric), sb.aggregation.get(metric)):
+                untested.append(_run_level_row(metric, sa, sb, higher, shared))
+                continue
             if metric in sa.ratios and metric in sb.ratios:
                 pairing = pair_by_id(sa.ratios[metric], sb.ratios[metric], missing="drop")
                 result = compare_ratios(
@@ -194,28 +215,9 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
                     seed=seed,
                 )
             comparisons.append(result)
-            extras.append(
-                {
-                    "run_a": sa.label,
-                    "run_b": sb.label,
-                    "field": None,
-                    "samples": len(pairing.a),
-                    "agreement_exact": round(agreement.exact, 4),
-                    "agreement_normalized": round(agreement.normalized, 4),
-                }
-            )
+            extras.append({**shared, "field": None, "samples": len(pairing.a)})
         for result, name, count in _field_comparisons(sa, sb, seed, stats):
-            who = {"run_a": sa.label, "run_b": sb.label, "field": name, "samples": count}
-            field_rows.append(
-                (
-                    result,
-                    who
-                    | {
-                        "agreement_exact": round(agreement.exact, 4),
-                        "agreement_normalized": round(agreement.normalized, 4),
-                    },
-                )
-            )
+            field_rows.append((result, {**shared, "field": name, "samples": count}))
     if len(pairs) > 1:  # many comparisons at once: family-wise error held at alpha (Holm)
         comparisons = holm_adjust(comparisons)
     rows = []
@@ -223,7 +225,30 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
         row = result.to_dict()
         row["verdict"] = str(getattr(result.verdict, "value", result.verdict))
         rows.append({**row, **extra})
-    return rows
+    return rows + untested
+
+
+def _run_level_row(
+    metric: str, sa: RunScores, sb: RunScores, higher: bool, shared: dict[str, Any]
+) -> dict[str, Any]:
+    """A and B as the leaderboard shows them; no CI or p-value (see the module docstring)."""
+    a, b = sa.run_values.get(metric), sb.run_values.get(metric)
+    numbers = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (a, b))
+    return {
+        "metric": metric,
+        "a": a,
+        "b": b,
+        "delta": b - a if numbers else None,  # type: ignore[operator]
+        "ci_low": None,
+        "ci_high": None,
+        "p_value": None,
+        "verdict": NOT_TESTED,
+        "test": "none: a run-level value, not the mean of per-sample values",
+        "higher_is_better": higher,
+        **shared,
+        "field": None,
+        "samples": len(set(sa.answers) & set(sb.answers)),
+    }
 
 
 def _paired_answers(sa: RunScores, sb: RunScores, pair_by_id: Any) -> tuple[dict, dict]:

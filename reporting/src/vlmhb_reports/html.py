@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .backend_parity import report_parity
-from .columns import MEMORY_COLUMNS, SPEED_COLUMNS, higher_is_better, quality_columns
+from .columns import (
+    MEMORY_COLUMNS,
+    SPEED_COLUMNS,
+    SPEED_CONTEXT_COLUMNS,
+    higher_is_better,
+    quality_columns,
+)
 from .fields import OMISSION_METRIC, field_table
 from .figures import build_figures, main_metric
 from .leaderboard import leaderboard_rows
@@ -80,15 +86,17 @@ def _leaderboard_table(runs: list[Any], quality: list[str]) -> str:
             higher = higher_is_better(metric, runs[0].higher)
             best[metric] = max(values) if higher else min(values)
     speed = [c for c in SPEED_COLUMNS if any(r.row.get(c) is not None for r in runs)]
+    context = [c for c in SPEED_CONTEXT_COLUMNS if any(r.row.get(c) is not None for r in runs)]
     memory = [c for c in MEMORY_COLUMNS if any(r.row.get(c) is not None for r in runs)]
     counts = ["samples", "failed", "status"]
-    groups = [("", 3), ("quality (95% CI)", len(quality)), ("speed", len(speed))]
+    groups = [("", 3), ("quality (95% CI)", len(quality))]
+    groups += [("speed (cached answers left out)", len(speed) + len(context))]
     groups += [("memory", len(memory)), ("", len(counts))]
     top = "".join(f"<th class='group' colspan='{n}'>{_esc(name)}</th>" for name, n in groups if n)
     header = ["model", "dataset", "prompt"] + [
         _esc(m) + (" ↑" if higher_is_better(m, runs[0].higher) else " ↓") for m in quality
     ]
-    header += [_esc(c) for c in [*speed, *memory, *counts]]
+    header += [_esc(c) for c in [*speed, *context, *memory, *counts]]
     lines = []
     for run in runs:
         row = run.row
@@ -100,7 +108,9 @@ def _leaderboard_table(runs: list[Any], quality: list[str]) -> str:
                 text += f" <span class='note'>[{_fmt(low)}, {_fmt(high)}]</span>"
             mark = " best" if metric in best and value == best[metric] else ""
             cells.append(f"<td class='num{mark}'>{text}</td>")
-        cells += [f"<td class='num'>{_esc(_fmt(row.get(c)))}</td>" for c in [*speed, *memory]]
+        cells += [f"<td class='num'>{_esc(_fmt(row.get(c)))}</td>" for c in speed]
+        cells += [f"<td>{_esc(row.get(c))}</td>" for c in context]
+        cells += [f"<td class='num'>{_esc(_fmt(row.get(c)))}</td>" for c in memory]
         cells += [f"<td>{_esc(row.get(c))}</td>" for c in counts]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return (

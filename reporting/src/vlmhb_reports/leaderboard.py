@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,12 @@ from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS, higher_is_bette
 from .fields import FIELD_COLUMNS, field_rows, field_table
 from .files import read_json, read_jsonl
 from .records import RunEntry
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from .speed import speed_figures, speed_note
 
 
 def telemetry(answers_path: Path) -> dict[str, Any]:
-    """Speed of a run from its answers: client-side latency per sample, samples and tokens/s.
+    """Speed of a run from its answers (``speed.speed_figures``: client-side latency, samples
+    and tokens/s, answers served from a cache left out), and its sample counts.
 
     Each report kind asks for the leaderboard, so the same answers file is measured once per
     content (keyed by its stat, like an edited file is measured again), not once per kind.
@@ -41,15 +35,7 @@ def telemetry(answers_path: Path) -> dict[str, Any]:
 @functools.lru_cache(maxsize=64)
 def _measured(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
     records = list(read_jsonl(Path(path)).values())
-    latencies = sorted(
-        float(r["latency_s"]) for r in records if isinstance(r.get("latency_s"), (int, float))
-    )
-    starts = [r["started_at"] for r in records if r.get("started_at")]
-    ends = [r["finished_at"] for r in records if r.get("finished_at")]
-    span = (max(ends) - min(starts)) if starts and ends else 0.0
     answered = [r for r in records if r.get("parse_status") != "failed"]
-    tokens = sum(r.get("completion_tokens") or 0 for r in answered)
-    p90 = _quantile(latencies, 0.9)
     truncated = sum(1 for r in records if r.get("finish_reason") == "length")
     return {
         **{key: _total(answered, key) for key in ("prompt_tokens", "completion_tokens")},
@@ -60,11 +46,17 @@ def _measured(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
         "empty": sum(1 for r in answered if not (r.get("answer") or "").strip()),
         "samples": len(records),
         "failed": len(records) - len(answered),
-        "latency_p50_s": round(statistics.median(latencies), 4) if latencies else None,
-        "latency_p90_s": round(p90, 4) if p90 is not None else None,
-        "samples_per_s": round(len(answered) / span, 3) if span > 0 else None,
-        "output_tokens_per_s": round(tokens / span, 1) if span > 0 and tokens else None,
-        "latencies": latencies,
+        **speed_figures(records),
+    }
+
+
+def machine(peaks: dict[str, Any]) -> dict[str, Any]:
+    """What the machine was doing during the inference (``telemetry.json`` of the run)."""
+    load, cpus = peaks.get("peak_load_1m"), peaks.get("cpus")
+    parallel = peaks.get("parallel_models")
+    return {
+        "peak_load_per_cpu": round(load / cpus, 2) if load is not None and cpus else None,
+        "parallel_models": int(parallel) if parallel else None,
     }
 
 
@@ -121,6 +113,13 @@ def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], li
         peaks = read_json(run_dir / "telemetry.json")
         for key in MEMORY_COLUMNS:
             row[key] = round(peaks[key], 1) if peaks.get(key) else None
+        row.update(machine(peaks))
+        row["speed_note"] = speed_note(
+            measured["latencies"],
+            measured["cached_answers"],
+            row["peak_load_per_cpu"],
+            row["parallel_models"],
+        )
         row["_latencies"] = measured["latencies"]
         model = read_json(run_dir / "run.json").get("model") or {}
         row["reproducible"] = "no (hosted)" if model.get("endpoint") else "yes"

@@ -18,6 +18,7 @@ from typing import Any
 
 from .columns import BASE_COLUMNS, quality_columns
 from .files import ReportDataError, read_csv, read_json, read_jsonl, read_object
+from .speed import speed_figures
 
 #: Aggregators whose tables are shown per run (``metrics_<name>.csv``).
 BREAKDOWNS = ("by_doc_type", "by_doc_question")
@@ -72,12 +73,8 @@ def load_run(
     summary = read_object(eval_dir / "metrics.json") if eval_dir else {}
     quality = [c for c in quality_columns(columns or row) if row.get(c) is not None]
     latencies = row.get("_latencies")
-    if latencies is None:
-        latencies = sorted(
-            float(a["latency_s"])
-            for a in answers.values()
-            if isinstance(a.get("latency_s"), (int, float))
-        )
+    if latencies is None:  # the leaderboard's definition: cached answers left out
+        latencies = speed_figures(list(answers.values()))["latencies"]
     return RunData(
         row=row,
         quality=quality,

@@ -25,6 +25,7 @@ def _cell(value: Any) -> str:
 def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """One table per task (tasks have different metrics): quality first, then speed, memory."""
     notes = set()
+    speed_notes = []  # why a row's speed figures are unreliable, or what they leave out
     for task in dict.fromkeys(row["task"] for row in rows):
         subset = [row for row in rows if row["task"] == task]
         metrics = [c for c in quality_columns(columns) if any(r.get(c) is not None for r in subset)]
@@ -54,6 +55,8 @@ def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any
                 *[_cell(row.get(c)) for c in speed],
                 str(row.get("status", "")),
             )
+            if row.get("speed_note") not in (None, "ok"):
+                speed_notes.append(f"{row['model']} / {row['prompt']}: {row['speed_note']}")
             if any(c in ("cer", "wer") and (row.get(c) or 0) > 1 for c in metrics):
                 notes.add(
                     "CER/WER above 1: the answer needs more edits than the reference has "
@@ -62,3 +65,5 @@ def print_leaderboard(out: Console, columns: list[str], rows: list[dict[str, Any
         out.print(table)
     for note in sorted(notes):
         out.print(f"note: {note}")
+    for note in speed_notes:
+        out.print(f"speed: {note}")

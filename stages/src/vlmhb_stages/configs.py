@@ -39,6 +39,8 @@ class SyncConfig(_Config):
     max_images: int | None = None
     pdf: dict[str, int] | None = None
     """PDF items: dpi, max_pages, max_pixels (vlmhb_dataset_factory.PdfRendering)."""
+    limit: int | None = None
+    """Prepare the first ``limit`` samples only (handed to the iterator when it takes one)."""
 
 
 class MetricSpec(_Config):

@@ -3,6 +3,13 @@
 Runs in an environment that holds only the metric packages (and this package):
 ``python -m vlmhb_stages.evaluate CONFIG.json``. Reads samples.jsonl and answers.jsonl, writes
 per_sample.csv, metrics_<aggregator>.csv and metrics.json into the output folder, atomically.
+
+metrics.json says, per metric, how its value relates to its per-sample values
+(``aggregation``): ``mean`` (the value is their mean), ``ratio`` (a corpus ratio, CER/WER:
+``ratios.json`` holds its parts) or ``run`` (a run-level statistic no per-sample average
+reproduces: corpus chrF and BLEU, latency percentiles, throughput). A confidence interval or a
+paired test (``vlmhb compare``) of a ``run`` metric's per-sample values would be about another
+number than the one reported under its name, so it gets neither.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ def telemetry_of(answer: dict[str, Any]) -> dict[str, Any]:
         "completion_tokens",
         "started_at",
         "finished_at",
+        "cached",
     )
     return {k: answer.get(k) for k in keys}
 
@@ -181,6 +189,23 @@ def write_per_field(
     write_csv(path, ["id", "field", *columns], rows)
 
 
+def aggregation(result: Any, ratio: Any) -> str:
+    """``mean``, ``ratio`` or ``run``: see the module docstring."""
+    if ratio:
+        return "ratio"
+    values = [
+        float(v)
+        for v in result.per_sample
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+    value = float(result.value)
+    if values and math.isfinite(value):
+        mean = math.fsum(values) / len(values)
+        if math.isclose(mean, value, rel_tol=1e-9, abs_tol=1e-12):
+            return "mean"
+    return "run"
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as handle:
@@ -236,6 +261,7 @@ def main(config_path: str) -> int:
     ratios: dict[str, dict[str, list[float]]] = {}
     field_vectors: dict[str, dict[str, list[float]]] = {}
     field_values: dict[str, dict[str, float]] = {}
+    aggregations: dict[str, str] = {}
     for i, spec in enumerate(metric_specs):
         metric = load_metric(spec)
         result = score(metric, spec, rows, config.label)
@@ -258,7 +284,8 @@ def main(config_path: str) -> int:
         ratio = details.get("ratio")
         if ratio:
             ratios[spec.column] = ratio
-        if spec.inputs == "answers":
+        aggregations[spec.column] = aggregation(result, ratio)
+        if spec.inputs == "answers" and aggregations[spec.column] != "run":
             interval = confidence_interval(result, ratio, config)
             if interval is not None:
                 intervals[spec.column] = interval
@@ -313,6 +340,7 @@ def main(config_path: str) -> int:
             "seed": config.ci_seed,
         },
         "higher_is_better": {s.column: s.higher_is_better for s in metric_specs},
+        "aggregation": aggregations,
         "versions": keys,
         "reports": reports,
         "samples": len(rows),

@@ -5,6 +5,8 @@ Runs in the dataset package's environment:
 1. generate it (an embedded generator) or sync it (s3:// via vlmhb-data-layer) into a cache;
 2. iterate it with the dataset package's iterator (entry point ``vlmhyperbench.datasets``);
 3. write samples.jsonl and manifest.json (content fingerprint of samples and image bytes).
+With ``limit`` (every run of the dataset asks at most that many samples) only the first
+``limit`` samples are prepared, and the iterator is told so it reads no more than that.
 Each output is written to a temporary name and renamed, so a killed stage leaves no half file.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import shutil
 import sys
@@ -100,6 +103,15 @@ def render_pdfs(
     return rendered, {"rendering": rendering.as_dict(), "pages": pages}
 
 
+def takes_limit(iterator: Any) -> bool:
+    """Whether a dataset iterator accepts ``limit`` (every vlmhb-dataset-factory one does)."""
+    try:
+        parameters = inspect.signature(iterator).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "limit" for p in parameters)
+
+
 def main(config_path: str) -> int:
     config = SyncConfig.model_validate_json(Path(config_path).read_text(encoding="utf-8"))
     out = Path(config.out_dir)
@@ -120,8 +132,14 @@ def main(config_path: str) -> int:
     options = dict(config.options)
     if config.iterator == "hf" and config.cache_dir:
         options.setdefault("cache_dir", config.cache_dir)  # where its images are written
+    load = found[0].load()
+    if config.limit is not None and not config.split and takes_limit(load):
+        # The iterator selects (filter, shuffle, limit) before it reads images: an HF dataset
+        # unpacks the chosen rows' pages only. A split filter runs after it, so not then.
+        given = options.get("limit")
+        options["limit"] = config.limit if given is None else min(int(given), config.limit)
     try:
-        dataset = found[0].load()(config.source if hub else root, **options)
+        dataset = load(config.source if hub else root, **options)
         samples = [sample_dict(s) for s in dataset]
     except (ValueError, ImportError, OSError) as exc:
         # Bad or missing data (DatasetError is a ValueError naming the file, column, sample):
@@ -144,6 +162,8 @@ def main(config_path: str) -> int:
             for s in samples
             if (s.get("metadata") or {}).get("split", config.split) == config.split
         ]
+    if config.limit is not None:
+        samples = samples[: config.limit]
     digest = hashlib.sha256()
     images: dict[str, str] = {}
     for sample in samples:

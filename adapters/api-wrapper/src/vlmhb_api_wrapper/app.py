@@ -490,6 +490,7 @@ def create_app(
             ],
             "usage": usage,
             "latency_s": latency,
+            "cached": result.cached,
         }
         return JSONResponse(answer, headers={LATENCY_HEADER: f"{latency:.6f}"})
 

@@ -73,6 +73,9 @@ class GenerationResult(BaseModel):
         description="Tokens of the reasoning, part of completion_tokens; None when unknown "
         "(sent as usage.completion_tokens_details.reasoning_tokens, as OpenAI does).",
     )
+    cached: bool = False
+    """Served from the backend's cache (no model work, e.g. a page the OCR engine read
+    before): the response says so, and speed figures leave the answer out."""
     error_kind: Literal["backend", "request"] = Field(
         default="backend",
         description="Who is at fault when ``error`` is set: 'request' is the client's (more "

@@ -71,19 +71,20 @@ class OcrBackend:
 
     async def _rows(
         self, engine: OcrEngine, slots: asyncio.Semaphore, image: ImagePart
-    ) -> list[Row]:
-        """The page's rows: from the cache, from a reading already under way, or read now.
+    ) -> tuple[list[Row], bool]:
+        """The page's rows, and whether they came from the cache (read before, by this run or
+        an earlier one): from the cache, from a reading already under way, or read now.
 
         Concurrent questions about one page wait for a single reading instead of each
-        starting their own.
+        starting their own; they waited for a real reading, so they are not cache hits.
         """
         key = await asyncio.to_thread(page_key, image.data, engine.settings_key())
         cached = self.cache.get(key)
         if cached is not None:
-            return cached
+            return cached, True
         pending = self._reading.get(key)
         if pending is not None:
-            return list(await asyncio.shield(pending))
+            return list(await asyncio.shield(pending)), False
         reading: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
         self._reading[key] = reading
         try:
@@ -92,7 +93,7 @@ class OcrBackend:
             rows = await asyncio.to_thread(group_rows, words)
             self.cache.put(key, rows)
             reading.set_result(rows)
-            return list(rows)
+            return list(rows), False
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 reading.cancel()
@@ -119,9 +120,9 @@ class OcrBackend:
             )
         try:
             # pages side by side (up to max_concurrency), each from the cache when read before
-            pages = list(
-                await asyncio.gather(*(self._rows(engine, slots, image) for image in images))
-            )
+            read = await asyncio.gather(*(self._rows(engine, slots, image) for image in images))
+            pages = [rows for rows, _ in read]
+            from_cache = all(hit for _, hit in read)
         except Exception as exc:
             return GenerationResult(
                 text="",
@@ -151,6 +152,7 @@ class OcrBackend:
             prompt_tokens=prompt_tokens,
             completion_tokens=count_tokens(text),
             finish_reason=finish,
+            cached=from_cache,
         )
 
     async def generate(self, batch: list[GenerationRequest]) -> list[GenerationResult]:

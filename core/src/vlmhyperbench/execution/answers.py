@@ -42,6 +42,10 @@ class AnswerRecord(BaseModel):
     )
     started_at: float | None = None
     finished_at: float | None = None
+    cached: bool = Field(
+        default=False,
+        description="The server answered from its cache (no model work): left out of speed.",
+    )
     doc_class: str | None = None
     question_type: str | None = None
 

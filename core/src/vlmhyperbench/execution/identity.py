@@ -39,16 +39,6 @@ def content_hash(*parts: Any, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
-def tree_stat_fingerprint(folder: Path) -> str:
-    """Cheap fingerprint of a local folder (names, sizes, mtimes): detects edits in place."""
-    entries = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            entries.append((str(path.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
-    return content_hash(entries)
-
-
 def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +70,14 @@ class _ServerDown(Exception):
     """The server did not answer at all: restart it; not the sample's fault."""
 
 
+def machine_load() -> float | None:
+    """The 1-minute load average (runnable processes, this run's and everyone else's)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not every platform has one
+        return None
+
+
 class _SampleError(Exception):
     """The server answered with an error for this sample: retry it, then record it failed."""
 
@@ -105,7 +114,8 @@ class InferenceRunner:
         self.on_progress = on_progress or (lambda done, total, failed: None)
         self.on_resource = on_resource or (lambda sample: None)
         self.resource_interval_s = resource_interval_s
-        #: Peaks seen on the model server during this run (MiB): peak_rss_mb, peak_vram_mb.
+        #: Peaks seen on the model server during this run (MiB): peak_rss_mb, peak_vram_mb;
+        #: and the machine's busiest moment: peak_load_1m (1-minute load average), cpus.
         self.telemetry: dict[str, float] = {}
         self._restarts = 0
         self._restart_lock = asyncio.Lock()
@@ -258,8 +268,12 @@ class InferenceRunner:
             "vram_mb": gpu / 2**20 if gpu else None,
             "cpu_percent": resources.get("process_cpu_percent"),
         }
-        for key in ("rss_mb", "vram_mb"):
-            if sample[key] is not None:
+        load = machine_load()
+        if load is not None:  # what else the machine was doing: speed figures depend on it
+            sample["load_1m"] = load
+            self.telemetry["cpus"] = float(os.cpu_count() or 1)
+        for key in ("rss_mb", "vram_mb", "load_1m"):
+            if sample.get(key) is not None:
                 self.telemetry[f"peak_{key}"] = max(
                     self.telemetry.get(f"peak_{key}") or 0.0, sample[key]
                 )
@@ -387,6 +401,7 @@ class InferenceRunner:
                 cost_usd=cost,
                 started_at=started,
                 finished_at=time.time(),
+                cached=payload.get("cached") is True,
             )
         if self.stopped is not None and attempt == 0:
             return None

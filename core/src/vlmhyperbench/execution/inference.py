@@ -53,9 +53,13 @@ class ModelInference:
         sources: list[Any],
         mode: str,
         budget: CostBudget | None = None,
+        parallel_models: int = 1,
     ) -> None:
         self.serve = serve
         self.budget = budget
+        #: Models of the experiment inferring at the same time as this one (this one
+        #: included): recorded with the speed figures, which they share the machine with.
+        self.parallel_models = parallel_models
         self.lifecycle = lifecycle
         self.bus = bus
         self.workdir = workdir
@@ -226,7 +230,8 @@ class ModelInference:
         self.halted = self.halted or runner.stopped
         telemetry_path = folder / "telemetry.json"
         previous = read_json(telemetry_path) if telemetry_path.exists() else {}
-        peaks = {k: max(v, previous.get(k) or 0.0) for k, v in runner.telemetry.items()}
+        measured = {**runner.telemetry, "parallel_models": float(self.parallel_models)}
+        peaks = {k: max(v, previous.get(k) or 0.0) for k, v in measured.items()}
         write_json(telemetry_path, {**previous, **peaks})
         return records
 

@@ -2,8 +2,10 @@
 
 Ids follow one rule (see ``identity``): the stage's inputs, the resolved code identity of the
 packages it runs, the hash of the core's own stage code, and the ids of its deps. A dataset's
-identity is its entry (with its pinned ``checksum``), its package and generator code, and for
-a local folder the state of its files.
+identity is its entry, its package and generator code, the sample limit its runs ask for, and
+for a local folder or file the content of its files (not their modification times: rewriting
+identical data is a cache hit; not the pinned ``checksum`` either: pinning the data a sync
+already prepared verifies it and re-runs nothing).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from vlmhb_dependency_injector import folder_hash
 from vlmhb_stages import script_path
+from vlmhb_stages.prepare_dataset import file_digest
 
 from ..registry import DatasetEntry, ExperimentEntry, ModelEntry, Registry
 from ..registry.models import GenerationParams, InlineRun, MetricEntry, RunSpec
-from .identity import PackageResolver, content_hash, tree_stat_fingerprint
+from .identity import PackageResolver, content_hash
 from .judges import JudgeConfigError, resolve_judges
 from .stages import (
     EvalStage,
@@ -61,6 +65,31 @@ def _merged_generation(model: ModelEntry, run: RunSpec | None) -> GenerationPara
     if run is not None:
         data.update(run.generation.model_dump(exclude_none=True))
     return GenerationParams(**data)
+
+
+def local_content(path: Path) -> str | None:
+    """The content identity of a local dataset: a folder's files (relative paths and bytes),
+    or one file's bytes. Reading the data costs far less than the inference it keys."""
+    if path.is_dir():
+        return folder_hash(path)
+    if path.is_file():
+        return file_digest(path)  # as the sync stage hashes each image
+    return None  # missing: the sync stage fails and names it
+
+
+def sync_limit(dataset: DatasetEntry, runs: list[PlannedRun]) -> int | None:
+    """How many samples the sync of ``dataset`` must prepare for ``runs`` (all of them: None).
+
+    A run takes the first ``limit`` samples of the prepared data after its filters, so the
+    sync may stop at the largest limit only when every run has one and none filters
+    (``--limit 5`` on an HF dataset unpacks 5 pages, not every row's). A pinned ``checksum``
+    is the whole dataset's fingerprint: to verify it the sync prepares every sample.
+    """
+    if dataset.checksum:
+        return None
+    if any(r.limit is None or r.filters.doc_class or r.filters.question_type for r in runs):
+        return None
+    return max(r.limit for r in runs if r.limit is not None)
 
 
 class BenchmarkPlanner:
@@ -153,7 +182,10 @@ class BenchmarkPlanner:
         serves: dict[str, ServeStage] = {}
         for run in runs:
             if run.dataset.name not in syncs:
-                syncs[run.dataset.name] = self.sync_stage(run.dataset)
+                users = [r for r in runs if r.dataset.name == run.dataset.name]
+                syncs[run.dataset.name] = self.sync_stage(
+                    run.dataset, sync_limit(run.dataset, users)
+                )
             if run.model.name not in serves:
                 serves[run.model.name] = self.serve_stage(run.model)
         stages += [*syncs.values(), *serves.values()]
@@ -182,7 +214,7 @@ class BenchmarkPlanner:
             )
         return Plan(experiment=experiment, runs=runs, stages=stages, resolver=self.resolver)
 
-    def sync_stage(self, dataset: DatasetEntry) -> SyncStage:
+    def sync_stage(self, dataset: DatasetEntry, limit: int | None = None) -> SyncStage:
         max_images = self.registry.get("tasks", dataset.task).input.images
         packages = [dataset.package]
         generator_id = None
@@ -196,14 +228,15 @@ class BenchmarkPlanner:
             packages.append("vlmhb-data-layer")
         elif dataset.source is not None:
             path = self.local_source(dataset)
-            local_state = tree_stat_fingerprint(path) if path.is_dir() else None
+            local_state = local_content(path)
         stage_id = content_hash(
             "sync",
             SYNC_CODE,
-            dataset.model_dump(exclude={"name", "description", "metadata", "task"}),
+            dataset.model_dump(exclude={"name", "description", "metadata", "task", "checksum"}),
             self.resolver.identity(packages),
             local_state,
             max_images,
+            limit,
         )
         return SyncStage(
             id=stage_id,
@@ -213,6 +246,7 @@ class BenchmarkPlanner:
             packages=packages,
             generator_id=generator_id,
             max_images=max_images,
+            limit=limit,
         )
 
     def local_source(self, dataset: DatasetEntry) -> Path:

@@ -23,8 +23,8 @@ from .ratelimit import CostBudget
 from .report import write_reports
 from .scripts import ScriptRunner
 from .serve import stop_orphans
-from .stages import EvalStage, InferStage, Plan, RunResult
-from .steps import eval_body, sync_body, upload_body
+from .stages import EvalStage, InferStage, Plan, RunResult, SyncStage
+from .steps import DataChangedError, eval_body, sync_body, upload_body, verify_pinned
 
 
 @dataclass
@@ -72,6 +72,16 @@ class ExperimentRunner:
     def _log(self, line: str) -> None:
         self.bus.publish(LogLine(stage_id="-", stage_kind="report", name="run", line=line))
 
+    def _verify_prepared(self, stage: SyncStage, result: StageResult) -> StageResult:
+        """A done sync against its entry's pin (see ``verify_pinned``)."""
+        assert result.folder is not None
+        fingerprint = read_json(result.folder / "manifest.json")["fingerprint"]
+        try:
+            verify_pinned(stage, fingerprint, self.bus, self.accept_data_change)
+        except DataChangedError as exc:
+            return self.lifecycle.fail(stage, str(exc))
+        return result
+
     def run(self, plan: Plan) -> RunOutcome:
         for stage in plan.stages:
             self.lifecycle.planned(stage)
@@ -93,6 +103,8 @@ class ExperimentRunner:
                 ),
                 skip_reason="dataset already prepared",
             )
+            if result.status == "skipped" and stage.dataset.checksum:
+                result = self._verify_prepared(stage, result)
             results[stage.id] = result
             synced[stage.id] = result.ok
         for result in self._infer(plan, synced):
@@ -134,6 +146,8 @@ class ExperimentRunner:
             groups.setdefault(stage.serve.id, []).append(stage)
         serves = {s.id: s for s in plan.serves}
 
+        workers = max(1, min(plan.experiment.parallelism, len(groups)))
+
         def one(serve_id: str) -> list[StageResult]:
             serve = serves[serve_id]
             sources = self.resolver.sources(serve.packages) if serve.packages else []
@@ -146,10 +160,10 @@ class ExperimentRunner:
                 sources,
                 self.mode,
                 self.budget,
+                parallel_models=workers,
             )
             return group.run(groups[serve_id], synced)
 
-        workers = max(1, min(plan.experiment.parallelism, len(groups)))
         if workers == 1:
             return [r for serve_id in groups for r in one(serve_id)]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vlmhb-model") as pool:

@@ -61,6 +61,8 @@ class SyncStage(Stage):
     packages: list[str] = field(kw_only=True)
     generator_id: str | None = field(default=None, kw_only=True)
     max_images: int | None = field(default=None, kw_only=True)
+    #: The first ``limit`` samples only (see ``planner.sync_limit``).
+    limit: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)

@@ -8,7 +8,7 @@ from typing import Any
 from vlmhb_stages import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
 
 from ..workdir import Workdir, read_json
-from .events import LogLine
+from .events import EventBus, LogLine
 from .field_schema import task_schema
 from .identity import content_hash
 from .lifecycle import SkipStage
@@ -38,6 +38,7 @@ def sync_body(
         split=dataset.split,
         max_images=max_images,
         pdf=dataset.pdf.model_dump(),
+        limit=stage.limit,
     )
     mounts: list[Path] = []
     writable: list[Path] = []
@@ -70,24 +71,34 @@ def sync_body(
     scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
     manifest = read_json(folder / "manifest.json")
     fingerprint = manifest["fingerprint"]
-    if dataset.checksum and fingerprint != dataset.checksum:
-        message = (
-            f"dataset {dataset.name!r}: the prepared data has fingerprint {fingerprint}, but the "
-            f"entry pins checksum {dataset.checksum}; the data changed under the same entry. "
-            f"If the change is expected, set `checksum: {fingerprint}` in its registry file "
-            "(or run with --accept-data-change)"
-        )
-        if not accept_data_change:
-            raise DataChangedError(message)
-        scripts.bus.publish(
-            LogLine(stage_id=stage.id, stage_kind="sync", name=stage.name, line=message)
-        )
+    verify_pinned(stage, fingerprint, scripts.bus, accept_data_change)
     return {
         "fingerprint": fingerprint,
         "samples": manifest["samples"],
         "images": manifest["images"],
         "checksum_pinned": bool(dataset.checksum),
     }
+
+
+def verify_pinned(
+    stage: SyncStage, fingerprint: str, bus: EventBus, accept_data_change: bool
+) -> None:
+    """Refuse prepared data whose fingerprint is not the one the entry pins with ``checksum``.
+
+    Also run for a sync skipped as done: the pin is no part of the sync's id (adding one must
+    not re-run anything), so data prepared before the pin existed is checked here."""
+    dataset = stage.dataset
+    if not dataset.checksum or fingerprint == dataset.checksum:
+        return
+    message = (
+        f"dataset {dataset.name!r}: the prepared data has fingerprint {fingerprint}, but the "
+        f"entry pins checksum {dataset.checksum}; the data changed under the same entry. "
+        f"If the change is expected, set `checksum: {fingerprint}` in its registry file "
+        "(or run with --accept-data-change)"
+    )
+    if not accept_data_change:
+        raise DataChangedError(message)
+    bus.publish(LogLine(stage_id=stage.id, stage_kind="sync", name=stage.name, line=message))
 
 
 def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Workdir) -> dict:

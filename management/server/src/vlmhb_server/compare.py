@@ -2,7 +2,10 @@
 
 Deltas come from the leaderboards; where per-sample scores exist on both sides and the
 ``vlmhb-statistics`` package is installed (the ``stats`` extra), each metric also gets a paired
-bootstrap CI, a permutation p-value and a verdict, paired on sample ids.
+bootstrap CI, a permutation p-value and a verdict, paired on sample ids; except a run-level
+metric (``aggregation: run``: corpus chrF, latency percentiles, throughput), whose per-sample
+mean is another number than the leaderboard's: its verdict is ``not tested``, as in ``vlmhb
+compare``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,10 @@ def compare_runs(
             s for s in shared if isinstance(pa[s], int | float) and isinstance(pb[s], int | float)
         ]
         row["n_paired"] = len(paired)
-        if stats is not None and len(paired) >= 2:
+        kinds = {(a.get("aggregation") or {}).get(name), (b.get("aggregation") or {}).get(name)}
+        if "run" in kinds:
+            row.update(verdict="not tested", test="none: a run-level value")
+        elif stats is not None and len(paired) >= 2:
             result = stats.compare_means(
                 [pa[s] for s in paired],
                 [pb[s] for s in paired],

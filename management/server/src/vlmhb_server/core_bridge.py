@@ -405,6 +405,8 @@ def read_results(workdir: Path, experiment: str) -> ExperimentResults:
         sync_dir = (
             folders.stage_dir("sync", run_config["sync_id"]) if run_config.get("sync_id") else None
         )
+        if (eval_dir / "metrics.json").is_file():  # which metrics a paired test may be about
+            extra["aggregation"] = read_json(eval_dir / "metrics.json").get("aggregation", {})
         data_root = None
         if sync_dir is not None and (sync_dir / "manifest.json").is_file():
             root = read_json(sync_dir / "manifest.json").get("root")

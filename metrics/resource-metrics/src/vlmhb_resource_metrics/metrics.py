@@ -3,6 +3,9 @@
 Called as ``metric(records, references=None, **params)``: the first argument holds one
 telemetry record per sample (the core passes ``(telemetry, None)`` for metrics whose
 registry entry says ``inputs: telemetry``); references are accepted and ignored.
+
+Version 2 of latency, throughput and tokens/s leaves out answers served from a cache
+(``"cached": true``): they measure the cache, not the model (``details["cached"]`` counts them).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._result import MetricResult, metric
-from .telemetry import check_records, column, percentile, wall_clock
+from .telemetry import check_records, column, percentile, uncached, wall_clock
 
 _PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?)")
 LATENCY_FIELDS = ("latency_s", "server_latency_s")
@@ -41,7 +44,7 @@ def _latency_stats(values: list[float]) -> dict[str, float]:
     }
 
 
-@metric("latency", "1")
+@metric("latency", "2")
 def latency(
     records: Sequence[Mapping[str, Any]],
     references: Any = None,
@@ -57,6 +60,7 @@ def latency(
     check_records("latency", records)
     if field not in LATENCY_FIELDS:
         raise ValueError(f"latency: field must be one of {', '.join(LATENCY_FIELDS)}")
+    records, cached = uncached("latency", records)
     raw = column("latency", records, field)
     present = [v for v in raw if v is not None]
     stats = _latency_stats(present)
@@ -69,7 +73,7 @@ def latency(
         raise ValueError(f"latency: stat must be mean, min, max or pNN (e.g. p90), got {stat!r}")
     return MetricResult(
         "latency",
-        "1",
+        "2",
         value,
         _nan_if_none(raw),
         {
@@ -77,7 +81,8 @@ def latency(
             "stat": stat,
             "field": field,
             "count": len(present),
-            "missing": len(raw) - len(present),
+            "cached": cached,
+            "missing": len(raw) - len(present) - cached,
         },
     )
 
@@ -92,7 +97,7 @@ def _elapsed(
     return sum(latencies), "sum_of_latencies"
 
 
-@metric("throughput", "1")
+@metric("throughput", "2")
 def throughput(records: Sequence[Mapping[str, Any]], references: Any = None) -> MetricResult:
     """Samples per second: answered samples / elapsed time.
 
@@ -101,6 +106,7 @@ def throughput(records: Sequence[Mapping[str, Any]], references: Any = None) -> 
     (right for one request at a time). per_sample: 1 / latency.
     """
     check_records("throughput", records)
+    records, cached = uncached("throughput", records)
     raw = column("throughput", records, "latency_s")
     present = [v for v in raw if v is not None]
     elapsed, method = _elapsed("throughput", records, present)
@@ -108,19 +114,20 @@ def throughput(records: Sequence[Mapping[str, Any]], references: Any = None) -> 
     per_sample = [math.nan if not v else 1.0 / v for v in raw]
     return MetricResult(
         "throughput",
-        "1",
+        "2",
         value,
         per_sample,
         {
             "samples": len(present),
             "elapsed_s": elapsed,
             "method": method,
-            "missing": len(raw) - len(present),
+            "cached": cached,
+            "missing": len(raw) - len(present) - cached,
         },
     )
 
 
-@metric("tokens_per_second", "1")
+@metric("tokens_per_second", "2")
 def tokens_per_second(
     records: Sequence[Mapping[str, Any]], references: Any = None, *, tokens: str = "completion"
 ) -> MetricResult:
@@ -131,6 +138,7 @@ def tokens_per_second(
     """
     name = "tokens_per_second"
     check_records(name, records)
+    records, cached = uncached(name, records)
     if tokens not in TOKEN_KINDS:
         raise ValueError(f"{name}: tokens must be one of {', '.join(TOKEN_KINDS)}")
     latencies = column(name, records, "latency_s")
@@ -155,7 +163,7 @@ def tokens_per_second(
     finite = [v for v in per_sample if not math.isnan(v)]
     return MetricResult(
         name,
-        "1",
+        "2",
         total / elapsed if elapsed > 0 else math.nan,
         per_sample,
         {
@@ -164,7 +172,8 @@ def tokens_per_second(
             "elapsed_s": elapsed,
             "method": method,
             "mean_per_sample": _mean(finite),
-            "missing": len(records) - len(timed),
+            "cached": cached,
+            "missing": len(records) - len(timed) - cached,
         },
     )
 

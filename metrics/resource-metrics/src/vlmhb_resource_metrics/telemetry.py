@@ -60,6 +60,27 @@ def timestamp(name: str, record: Mapping[str, Any], index: int, key: str) -> flo
     return number(name, record, index, key)
 
 
+def uncached(
+    name: str, records: Sequence[Mapping[str, Any]]
+) -> tuple[list[Mapping[str, Any]], int]:
+    """The records with those answered from a cache (``"cached": true``) made gaps, and
+    how many they were.
+
+    A cached answer (a page the OCR engine read for an earlier question or run) costs the
+    model nothing: counted, it would report the cache's speed as the model's."""
+    kept: list[Mapping[str, Any]] = []
+    cached = 0
+    for index, record in enumerate(records):
+        flag = record.get("cached")
+        if flag is not None and not isinstance(flag, bool):
+            raise ValueError(
+                f"{name}: record {index} field 'cached' is {flag!r}; expected true or false"
+            )
+        cached += bool(flag)
+        kept.append({} if flag else record)
+    return kept, cached
+
+
 def column(name: str, records: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
     return [number(name, r, i, key) for i, r in enumerate(records)]
 
