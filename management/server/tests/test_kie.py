@@ -51,7 +51,7 @@ async def test_per_field_values_and_the_main_metric(
 ) -> None:
     server = ServerProcess(tmp_path / "work", sqlite_url).start()
     server_factory.append(server)
-    work = tmp_path / "receipts"
+    work = tmp_path / "work" / "imports" / "receipts"  # the server imports from its work dir
     make_workdir(work, "receipts", samples=12, seed=3)
     f1 = _as_kie(work, "receipts")
     winner = max(f1, key=f1.__getitem__)
