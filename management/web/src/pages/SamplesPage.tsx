@@ -46,8 +46,11 @@ export function SamplesPage() {
     (next: Partial<ExplorerView>) => setSearch(viewToUrl({ ...view, ...next }), { replace: true }),
     [view, setSearch],
   );
-  // the URL changed from outside (back, a pasted link): the form follows it
-  useEffect(() => setDraft(view.filter), [view.filter]);
+  // the URL's filters changed from outside (back, a pasted link): the form follows them. Keyed
+  // on their text, not the object: a URL change that leaves them as they were (a sample opened,
+  // a sort) must not wipe what is being typed and not yet sent
+  const urlFilter = JSON.stringify(view.filter);
+  useEffect(() => setDraft(JSON.parse(urlFilter) as SampleFilter), [urlFilter]);
   // typed filters go to the URL after a pause, when they make sense
   useEffect(() => {
     if (!valid || JSON.stringify(draft) === JSON.stringify(view.filter)) return;
