@@ -2,7 +2,7 @@
 
 Loading takes minutes for a real VLM; a second load meanwhile is refused (409) instead of
 queued, so a client never waits on a load it did not ask for. Requests hold the model while
-they run (:meth:`ModelManager.serving`): an unload or reload first waits for them (bounded),
+they run (:meth:`ModelSlot.serving`): an unload or reload first waits for them (bounded),
 so a request never finds its model gone halfway (which used to be a 500).
 """
 
@@ -42,7 +42,13 @@ def served_model_id(backend_name: str, model: str | None, config: dict[str, Any]
     return backend_name
 
 
-class ModelManager:
+class ModelSlot:
+    """The server's single model: its state, the served id, and who may use it right now.
+
+    Named a slot, not a manager: it holds one model at a time and guards access to it; the
+    backend does the loading.
+    """
+
     def __init__(
         self,
         backend: Backend,
