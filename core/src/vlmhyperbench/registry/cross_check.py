@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmhb_v01 import PromptCollectionError
-
 from .models import (
     DatasetEntry,
     ExperimentEntry,
@@ -22,9 +20,10 @@ from .models import (
     template_variables,
 )
 from .problems import Problem, location
+from .prompt_collections import PromptCollectionError
 
 if TYPE_CHECKING:
-    from .manager import Loaded, Registry
+    from .loader import Loaded, Registry
 
 
 class CrossValidator:
