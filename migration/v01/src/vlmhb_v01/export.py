@@ -1,11 +1,13 @@
 """The ``v01`` report kind: answers and metrics where, and as, VLMHyperBench v0.1 wrote them.
 
 Beside each run's ``answers.jsonl``: ``runs/<infer_id>/answers.csv`` (``id;model_answer`` plus
-telemetry columns, in dataset order). Under the experiment's report folder: ``ModelsAnswers/<model>_<dataset>_<prompt>.csv``
-(``id;model_answer``) and ``ModelsMetrics/<model>_<dataset>_<prompt>_<aggregator>.csv`` for
-``by_id`` (with the question and the reference answer) and each aggregator the run computed
-(``by_doc_question``, ``by_doc_type``, ``general``): ``;``-separated UTF-8 with a BOM, metric
-columns named as v0.1 named them (upper case: CER, WER, ANLS...).
+telemetry columns, in dataset order; the infer stage wrote it until the core stopped writing
+v0.1 files). Under the experiment's report folder:
+``ModelsAnswers/<model>_<dataset>_<prompt>.csv`` (``id;model_answer``) and
+``ModelsMetrics/<model>_<dataset>_<prompt>_<aggregator>.csv`` for ``by_id`` (with the question
+and the reference answer) and each aggregator the run computed (``by_doc_question``,
+``by_doc_type``, ``general``): ``;``-separated UTF-8 with a BOM, metric columns named as v0.1
+named them (upper case: CER, WER, ANLS...).
 
 It reads only the files the stages wrote in the work dir (``runs/<infer_id>/run.json``,
 ``datasets/<sync_id>/samples.jsonl``, ``evals/<eval_id>/*.csv``), never the core, so a v0.1

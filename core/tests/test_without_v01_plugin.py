@@ -1,5 +1,6 @@
-"""``--user-config`` reaches its reader through an entry point: the core names the package to
-install when none is, and turns the reader's problems into its own ``UserConfigError``."""
+"""The core without vlmhb-v01: ``--user-config`` reaches its reader through an entry point
+(the core names the package to install when none is, and turns the reader's problems into its
+own ``UserConfigError``), and a report entry of a plugin's kind matters only where it is used."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_factory import write_registry
+from registry_factory import VALID, write_registry
 from vlmhyperbench import UserConfigError, experiment_from_user_config
 from vlmhyperbench.execution import user_config
-from vlmhyperbench.registry import RegistryLoader
+from vlmhyperbench.registry import RegistryError, RegistryLoader
 
 
 class _EntryPoint:
@@ -70,3 +71,28 @@ def test_the_readers_plain_data_is_validated_into_entries(
     experiment, prompts = experiment_from_user_config(tmp_path / "user_config.csv", registry)
     assert experiment.runs[0].prompt == "user-x"
     assert prompts["user-x"].system_prompt == "Кратко."
+
+
+def _with_report(kind: str, listed: bool) -> dict:
+    entries = {kind_: dict(items) for kind_, items in VALID.items()}
+    entries["reports"] = {**entries["reports"], "plugin": {"kind": kind}}
+    if listed:
+        default = dict(entries["experiments"]["default"])
+        default["reports"] = [*default["reports"], "plugin"]
+        entries["experiments"] = {**entries["experiments"], "default": default}
+    return entries
+
+
+def test_an_unlisted_report_of_an_uninstalled_kind_is_no_problem(tmp_path: Path) -> None:
+    registry = RegistryLoader(
+        write_registry(tmp_path, _with_report("v0x", False)), mode="prod"
+    ).load()
+    assert registry.get("reports", "plugin").kind == "v0x"
+
+
+def test_a_listed_report_of_an_uninstalled_kind_names_the_installed_ones(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as caught:
+        RegistryLoader(write_registry(tmp_path, _with_report("v0x", True)), mode="prod").load()
+    [problem] = caught.value.problems
+    assert str(problem.file).endswith("reports/plugin.yaml") and problem.field == "kind"
+    assert "no installed report kind 'v0x' (installed: html, leaderboard" in problem.message
