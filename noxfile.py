@@ -170,6 +170,10 @@ def bench(session: nox.Session) -> None:
     """The main job: run the default experiment and print its leaderboard."""
     core = PACKAGES["core"]
     session.install(*[str(dep) for dep in _local_dependencies(core)], "-e", str(core))
+    # the v0.1 plugin (`vlmhb import`, `--user-config`, the `v01` report kind) beside the core
+    session.install(
+        *[str(d) for d in _local_dependencies(PACKAGES["v01"])], f"{PACKAGES['v01']}[cli]"
+    )
     env = {"RUN_MODE": os.environ.get("RUN_MODE", "dev")}
     session.run("vlmhb", "bench", *session.posargs, env=env)
 

@@ -17,6 +17,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _private_user_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process commands (``vlmhb import`` through typer's runner) never touch the user's own
+    overlay: the same folder the ``vlmhb`` fixture gives the CLI."""
+    monkeypatch.setenv("VLMHB_USER_OVERLAY", str(tmp_path / "user-overlay"))
+
+
 @pytest.fixture(scope="session")
 def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared = os.environ.get("VLMHB_TEST_ENV_CACHE")

@@ -71,7 +71,6 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
     "reports": {
         "leaderboard": {"kind": "leaderboard"},
         "html-report": {"kind": "html"},
-        "v01": {"kind": "v01"},
     },
     "runs": {
         "tesseract-vqa": {

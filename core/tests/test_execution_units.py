@@ -19,7 +19,6 @@ from vlmhyperbench.execution.identity import PackageResolver
 from vlmhyperbench.execution.planner import BenchmarkPlanner
 from vlmhyperbench.execution.structured import parse_structured
 from vlmhyperbench.execution.tracker import TaskTracker
-from vlmhyperbench.execution.user_config import UserConfigError, experiment_from_user_config
 from vlmhyperbench.registry import RegistryError, RegistryManager
 
 
@@ -362,41 +361,6 @@ def test_prompt_collection_replaces_the_question(tmp_path: Path) -> None:
     assert body["max_tokens"] == 32
     other = {**sample, "question_type": "Имя", "prompt_vars": {"question": "Напиши Имя"}}
     assert build_prompt(other, settings) == "Напиши Имя"
-
-
-USER_CONFIG = (
-    "\ufeffdataset;task;framework;model_name;system_prompt;prompt_collection;metrics;"
-    "only_evaluate_metrics;metrics_aggregators;filter_doc_class;filter_question_type\n"
-    "docs-vqa;VQA;OCR;tesseract;Отвечай кратко.;;['CER'];False;['by_id', 'general'];['passport'];\n"
-    "docs-vqa;VQA;OCR;tesseract;;plain;['CER'];True;['general'];;['Фамилия']\n"
-)
-
-
-def test_user_config_rows_become_runs(tmp_path: Path) -> None:
-    registry = _registry(tmp_path)
-    path = tmp_path / "user_config.csv"
-    path.write_text(USER_CONFIG, encoding="utf-8")
-    experiment, prompts = experiment_from_user_config(path, registry)
-    first, second = experiment.runs
-    assert first.task == "vqa" and first.model == "tesseract" and first.metrics == ["cer"]
-    assert first.filters.doc_class == ["passport"] and first.filters.question_type is None
-    assert second.filters.doc_class is None and second.filters.question_type == ["Фамилия"]
-    assert second.only_evaluate and not first.only_evaluate
-    assert prompts[first.prompt].system_prompt == "Отвечай кратко."
-    assert second.prompt == "plain"
-
-
-def test_user_config_errors_name_the_row_and_column(tmp_path: Path) -> None:
-    registry = _registry(tmp_path)
-    path = tmp_path / "user_config.csv"
-    path.write_text(USER_CONFIG.replace("['CER'];False", "['CER', 'XYZ'];False"), encoding="utf-8")
-    with pytest.raises(
-        UserConfigError, match=r"user_config.csv:2: metrics: no metrics entry named 'XYZ'"
-    ):
-        experiment_from_user_config(path, registry)
-    path.write_text(USER_CONFIG.replace("['by_id', 'general']", "['by_week']"), encoding="utf-8")
-    with pytest.raises(UserConfigError, match=r"user_config.csv:2: metrics_aggregators"):
-        experiment_from_user_config(path, registry)
 
 
 def test_compaction_keeps_the_last_record_per_sample(tmp_path: Path) -> None:

@@ -23,7 +23,14 @@ from .execution.runner import ExperimentRunner, RunOutcome
 from .execution.stages import Plan
 from .execution.tracker import TaskTracker
 from .executors import ExecutorContext, create_executor
-from .registry import ExperimentEntry, Registry, RegistryError, RegistryManager, run_mode
+from .registry import (
+    ExperimentEntry,
+    Registry,
+    RegistryError,
+    RegistryLoader,
+    run_mode,
+    user_overlay_dir,
+)
 from .workdir import Workdir
 
 
@@ -56,18 +63,16 @@ def open_registry(
             f"no registries folder at {folder.resolve()}: run from a VLMHyperBench checkout, or "
             "pass --registries DIR (or set VLMHB_REGISTRIES)"
         )
-    from vlmhb_v01 import user_overlay_dir
-
     user = user_overlay_dir()  # what `vlmhb import` wrote, read after the shipped registries
-    manager = RegistryManager(
+    loader = RegistryLoader(
         folder,
         mode=run_mode(mode),
         overlay_dirs=[*([user] if user.is_dir() else []), *(Path(p) for p in overlays)],
         extra_files={"experiments": [Path(p) for p in experiment_files]},
     )
-    registry, problems = manager.collect()
+    registry, problems = loader.collect()
     if problems:
-        raise RegistryInvalid(problems, manager.root.parent)
+        raise RegistryInvalid(problems, loader.root.parent)
     return registry
 
 

@@ -6,8 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from vlmhb_v01 import write_answers_csv
-
 from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
 from .chat_request import InferSettings
@@ -152,7 +150,6 @@ class ModelInference:
         else:
             existing = read_answers(answers_path)
             records = [existing[str(s["id"])] for s in samples if str(s["id"]) in existing]
-        write_answers_csv(folder / "answers.csv", [r.model_dump() for r in records])
         failed = [r for r in records if r.parse_status == "failed"]
         retryable = [r for r in failed if r.attempts < retries.max_attempts]
         outputs = {"samples": len(records), "failed": len(failed)}

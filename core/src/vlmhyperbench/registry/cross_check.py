@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmhb_v01 import PromptCollectionError
-
 from .models import (
     DatasetEntry,
     ExperimentEntry,
@@ -22,9 +20,10 @@ from .models import (
     template_variables,
 )
 from .problems import Problem, location
+from .prompt_collections import PromptCollectionError
 
 if TYPE_CHECKING:
-    from .manager import Loaded, Registry
+    from .loader import Loaded, Registry
 
 
 class CrossValidator:
@@ -33,6 +32,7 @@ class CrossValidator:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.problems: list[Problem] = []
+        self._reports_checked: set[str] = set()
 
     def check(self) -> list[Problem]:
         r = self.registry
@@ -210,6 +210,25 @@ class CrossValidator:
                 f"prompt {prompt.name!r} asks for JSON but task {task.name!r} outputs {task.output.kind}",
             )
 
+    def _report_installed(self, name: str) -> None:
+        """A report entry an experiment lists must name an installed kind (reported once, on
+        the entry's own file); one no experiment lists may belong to a plugin not installed
+        here (the shipped ``v01`` report without vlmhb-v01)."""
+        if name in self._reports_checked:
+            return
+        self._reports_checked.add(name)
+        from vlmhb_reports import report_kinds
+
+        report = self.registry.entries["reports"][name]
+        installed = sorted(report_kinds())
+        if report.entry.kind not in installed:
+            self._problem(
+                report,
+                ("kind",),
+                f"no installed report kind {report.entry.kind!r} "
+                f"(installed: {', '.join(installed) or 'none'})",
+            )
+
     def _check_experiment(self, item: Loaded) -> None:
         exp: ExperimentEntry = item.entry
         for i, run in enumerate(exp.runs):
@@ -219,7 +238,8 @@ class CrossValidator:
                 assert isinstance(run, InlineRun)
                 self._check_run(item, ("runs", i), run)
         for i, report in enumerate(exp.reports):
-            self._ref(item, ("reports", i), "reports", report)
+            if self._ref(item, ("reports", i), "reports", report):
+                self._report_installed(report)
         from ..executors import available_executors
 
         if exp.executor not in available_executors():

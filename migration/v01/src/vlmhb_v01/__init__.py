@@ -9,8 +9,11 @@
   of :class:`RegistryView`, into an experiment and prompt entries as plain dicts.
 - ``vlmhb_v01.cli.import_app`` (extra ``cli``) is the ``vlmhb import ...`` command group,
   added to the core's CLI through the entry-point group ``vlmhyperbench.commands``.
-- :func:`write_v01` writes ``ModelsAnswers/`` and ``ModelsMetrics/`` from a work dir: the
-  ``v01`` report kind (entry-point group ``vlmhyperbench.reports``).
+- :func:`write_v01` is the ``v01`` report kind (entry-point group ``vlmhyperbench.reports``):
+  each run's ``runs/<infer_id>/answers.csv`` (:func:`write_run_answers`), and
+  ``ModelsAnswers/`` and ``ModelsMetrics/`` in the report folder.
+- :func:`resolve_user_config` is the reader behind ``vlmhb run --user-config`` (entry-point
+  group ``vlmhyperbench.user_config``).
 
 ::
 
@@ -21,7 +24,13 @@
 """
 
 from .entries import ImportResult, PlannedEntry, user_overlay_dir, write_entries
-from .export import ExportError, write_answers_csv, write_v01
+from .export import (
+    ExportError,
+    read_answer_records,
+    write_answers_csv,
+    write_run_answers,
+    write_v01,
+)
 from .prompt_collection import PromptCollectionError, read_prompt_collection
 from .resolve import V01_REPORTS, RegistryView, resolve_user_config
 from .tree import (
@@ -62,6 +71,7 @@ __all__ = [
     "plan_v01_import",
     "prompt_collection_files",
     "prompt_entry_name",
+    "read_answer_records",
     "read_prompt_collection",
     "read_user_config",
     "read_vlm_base",
@@ -70,5 +80,6 @@ __all__ = [
     "user_overlay_dir",
     "write_answers_csv",
     "write_entries",
+    "write_run_answers",
     "write_v01",
 ]

@@ -1,10 +1,13 @@
 """The ``v01`` report kind: answers and metrics where, and as, VLMHyperBench v0.1 wrote them.
 
-Under the experiment's report folder: ``ModelsAnswers/<model>_<dataset>_<prompt>.csv``
-(``id;model_answer``) and ``ModelsMetrics/<model>_<dataset>_<prompt>_<aggregator>.csv`` for
-``by_id`` (with the question and the reference answer) and each aggregator the run computed
-(``by_doc_question``, ``by_doc_type``, ``general``): ``;``-separated UTF-8 with a BOM, metric
-columns named as v0.1 named them (upper case: CER, WER, ANLS...).
+Beside each run's ``answers.jsonl``: ``runs/<infer_id>/answers.csv`` (``id;model_answer`` plus
+telemetry columns, in dataset order; the infer stage wrote it until the core stopped writing
+v0.1 files). Under the experiment's report folder:
+``ModelsAnswers/<model>_<dataset>_<prompt>.csv`` (``id;model_answer``) and
+``ModelsMetrics/<model>_<dataset>_<prompt>_<aggregator>.csv`` for ``by_id`` (with the question
+and the reference answer) and each aggregator the run computed (``by_doc_question``,
+``by_doc_type``, ``general``): ``;``-separated UTF-8 with a BOM, metric columns named as v0.1
+named them (upper case: CER, WER, ANLS...).
 
 It reads only the files the stages wrote in the work dir (``runs/<infer_id>/run.json``,
 ``datasets/<sync_id>/samples.jsonl``, ``evals/<eval_id>/*.csv``), never the core, so a v0.1
@@ -73,6 +76,50 @@ def write_answers_csv(path: Path, answers: list[Mapping[str, Any]]) -> None:
     _write(path, list(ANSWER_COLUMNS), rows)
 
 
+def read_answer_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The last record of each sample in an ``answers.jsonl``, by id.
+
+    A retried sample appears once per attempt (the last one counts, as for the stages); a
+    half-written last line (a killed run) is left out; any other bad line is an
+    :class:`ExportError` naming the file and line.
+    """
+    lines = path.read_text(encoding="utf-8").split("\n")
+    records: dict[str, dict[str, Any]] = {}
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if line_no == len(lines):  # no newline after it: cut off while being written
+                continue
+            raise ExportError(f"{path}:{line_no}: expected an answer record as JSON") from exc
+        if not isinstance(record, dict) or "id" not in record:
+            raise ExportError(f"{path}:{line_no}: expected an answer record with an id")
+        records[str(record["id"])] = record
+    return records
+
+
+def write_run_answers(workdir: Path, infer_id: str) -> Path | None:
+    """``runs/<infer_id>/answers.csv`` from the stage's ``answers.jsonl``, in the dataset's
+    sample order (the records' own order if the synced samples are gone); ``None`` (nothing
+    written) when the stage has no answers."""
+    folder = Path(workdir) / "runs" / infer_id
+    answers_path = folder / "answers.jsonl"
+    if not answers_path.is_file():
+        return None
+    records = read_answer_records(answers_path)
+    try:  # the stage answered in the dataset's order; so does the file
+        order = [i for i in _samples(Path(workdir), infer_id) if i in records]
+    except ExportError:
+        order = []
+    listed = set(order)
+    ordered = [records[i] for i in order] + [r for i, r in records.items() if i not in listed]
+    target = folder / "answers.csv"
+    write_answers_csv(target, ordered)
+    return target
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -117,15 +164,18 @@ def _reference(sample: dict[str, Any]) -> str:
 
 
 def write_v01(out: Path, runs: list[Mapping[str, Any]], workdir: Path) -> None:
-    """Write the v0.1 files of every evaluated run into ``out``.
+    """Write the v0.1 files of every run: its ``answers.csv`` (every run that has answers),
+    and ``ModelsAnswers/``, ``ModelsMetrics/`` into ``out`` (every evaluated run).
 
     ``runs`` are the entries of the experiment's ``runs.json`` (``model``, ``dataset``,
     ``prompt``, ``infer_id``, ``eval_id``...); ``workdir`` is the work-dir root. Runs without
-    an evaluation (failed, or inference only) are left out, as v0.1 had no file for them.
+    an evaluation (failed, or inference only) get no report files, as v0.1 had none for them.
     """
     out, workdir = Path(out), Path(workdir)
     for entry in runs:
         infer_id, eval_id = entry.get("infer_id"), entry.get("eval_id")
+        if infer_id:
+            write_run_answers(workdir, infer_id)
         if not infer_id or not eval_id:
             continue
         eval_dir = workdir / "evals" / eval_id

@@ -12,7 +12,7 @@ from PIL import Image
 from registry_factory import write_registry
 from typer.testing import CliRunner
 from vlmhyperbench.cli import app
-from vlmhyperbench.registry import RegistryManager
+from vlmhyperbench.registry import RegistryLoader
 
 runner = CliRunner()
 DOCVQA_FIELDS = "id=questionId,image=image,question=question,answers=answers"
@@ -62,7 +62,7 @@ def test_hub_id_with_config_split_revision_fields_and_metadata(tmp_path: Path) -
             "metadata": ["docId", "question_types"],
         },
     }
-    registry = RegistryManager(registries, mode="prod", overlay_dirs=[overlay]).load()
+    registry = RegistryLoader(registries, mode="prod", overlay_dirs=[overlay]).load()
     loaded = registry.get("datasets", "my-docvqa")
     assert loaded.source == "hf://lmms-lab/DocVQA" and loaded.options["revision"] == "0123abc"
 
@@ -127,7 +127,7 @@ def test_local_save_to_disk_folder_and_parquet_files(tmp_path: Path) -> None:
                 "prompt_vars": {"words": "ocr_tokens"},
             },
         }
-    registry = RegistryManager(registries, mode="prod", overlay_dirs=[overlay]).load()
+    registry = RegistryLoader(registries, mode="prod", overlay_dirs=[overlay]).load()
     assert registry.get("datasets", "file").source == str(one_file.resolve())
     # A revision pins Hub ids only.
     result = _import(str(disk), "--name", "d2", "--revision", "x", "--fields", "answers=a")

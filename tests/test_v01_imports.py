@@ -1,4 +1,5 @@
-"""Importing what v0.1 users have: vlm_base.csv and prompt collection CSVs."""
+"""`vlmhb import vlm-base|prompts` (vlmhb-v01) into the core's registry: what v0.1 users have,
+loaded and validated by the core."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import yaml
 from registry_factory import write_registry
 from typer.testing import CliRunner
 from vlmhyperbench.cli import app
-from vlmhyperbench.registry import RegistryManager
+from vlmhyperbench.registry import RegistryLoader
 
 runner = CliRunner()
 
@@ -23,7 +24,7 @@ VLM_BASE = (
 
 
 def _load(registries: Path, overlay: Path):
-    return RegistryManager(registries, mode="prod", overlay_dirs=[overlay]).load()
+    return RegistryLoader(registries, mode="prod", overlay_dirs=[overlay]).load()
 
 
 def test_vlm_base_import_writes_runnable_model_entries(
@@ -102,21 +103,3 @@ def test_prompt_collection_import(tmp_path: Path) -> None:
     assert _load(registries, overlay).get("prompts", "qwen-tuned").collection == {
         "passport Фамилия": "Другое"
     }
-
-
-def test_prompt_collection_file_reference(tmp_path: Path) -> None:
-    registries = write_registry(tmp_path)
-    (registries / "prompts" / "tuned.csv").write_text(
-        "prompt;doc_class_question_type\nФамилия?;passport Фамилия\n", encoding="utf-8"
-    )
-    (registries / "prompts" / "tuned.yaml").write_text(
-        "template: '{question}'\ncollection_file: tuned.csv\n", encoding="utf-8"
-    )
-    registry = RegistryManager(registries, mode="prod").load()
-    assert registry.prompt_collection(registry.get("prompts", "tuned")) == {
-        "passport Фамилия": "Фамилия?"
-    }
-    (registries / "prompts" / "tuned.csv").write_text("text;key\nx;y\n", encoding="utf-8")
-    result = runner.invoke(app, ["validate", "--registries", str(registries)])
-    assert result.exit_code == 2
-    assert "tuned.csv:1: expected columns prompt;doc_class_question_type" in result.output

@@ -1,4 +1,4 @@
-"""RegistryManager: load every registry file, apply overlays, validate, cross-validate.
+"""RegistryLoader: load every registry file, apply overlays, validate, cross-validate.
 
 All problems are collected before anything is reported, so one ``vlmhb validate`` shows every
 mistake with its file, line and field, instead of one traceback at a time.
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from vlmhb_v01 import read_prompt_collection
 
 from .cross_check import CrossValidator
 from .models import (
@@ -22,6 +21,7 @@ from .models import (
 )
 from .overlay import merge
 from .problems import Problem, RegistryError, location
+from .prompt_collections import read_prompt_collection
 from .yaml_source import YamlDocument, read_yaml
 
 Mode = Literal["dev", "prod"]
@@ -127,7 +127,7 @@ def _pydantic_problems(doc: YamlDocument, error: ValidationError) -> list[Proble
     return problems
 
 
-class RegistryManager:
+class RegistryLoader:
     """Loads ``registries/<kind>/<name>.yaml`` with overlays into a validated ``Registry``."""
 
     def __init__(
@@ -290,4 +290,7 @@ class RegistryManager:
         return loaded
 
 
-__all__ = ["Registry", "RegistryError", "RegistryManager", "run_mode"]
+RegistryManager = RegistryLoader
+"""The loader's former name, kept importable: it loads, it manages nothing."""
+
+__all__ = ["Registry", "RegistryError", "RegistryLoader", "RegistryManager", "run_mode"]
