@@ -8,13 +8,14 @@ from typing import Any
 
 from vlmhb_v01 import write_answers_csv
 
+from ..executors import Executor
 from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
 from .chat_request import InferSettings
 from .endpoint import EndpointServer
 from .events import EventBus, ResourceSample, StageProgress
 from .field_schema import task_schema
-from .infer import InferenceRunner, pending_samples
+from .inference_runner import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
 from .ratelimit import CostBudget
 from .serve import ModelServer, RemoteModelServer
@@ -49,7 +50,7 @@ class ModelInference:
         lifecycle: StageLifecycle,
         bus: EventBus,
         workdir: Workdir,
-        executor: Any,
+        executor: Executor,
         sources: list[Any],
         mode: str,
         budget: CostBudget | None = None,
