@@ -246,8 +246,10 @@ def record_is_live(record: dict[str, Any]) -> bool:
     return True  # a container or actor: its executor knows; listed as recorded
 
 
-def stop_orphans(workdir: Workdir, executor: Executor, say: Any = print) -> list[str]:
-    """Stop servers of this work dir whose run is dead; return what was stopped."""
+def stop_orphans(workdir: Workdir, executor: Executor | None, say: Any = print) -> list[str]:
+    """Stop servers of this work dir whose run is dead; return what was stopped. Local
+    processes are stopped here; a container or an actor only by an executor that has the
+    ``StopsRecorded`` capability (None: ``vlmhb stop``, which holds no executor)."""
     stopped = []
     for path, record in server_records(workdir):
         owner = int(record.get("owner_pid") or 0)
