@@ -44,7 +44,7 @@ from bench_wrapper_overhead import KEY, read_response, wait_ready
 from vlmhb_api_wrapper.testing import free_port
 from vlmhyperbench.execution.chat_request import InferSettings, request_body
 from vlmhyperbench.execution.events import EventBus, EventLog, StageProgress
-from vlmhyperbench.execution.infer import InferenceRunner
+from vlmhyperbench.execution.inference_runner import InferenceRunner
 
 GOAL = 0.8
 GOAL_CAPACITY = 0.5

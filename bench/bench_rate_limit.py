@@ -29,7 +29,7 @@ from PIL import Image
 from vlmhb_api_wrapper.testing import free_port
 from vlmhyperbench.execution.chat_request import InferSettings
 from vlmhyperbench.execution.endpoint import EndpointServer
-from vlmhyperbench.execution.infer import InferenceRunner
+from vlmhyperbench.execution.inference_runner import InferenceRunner
 from vlmhyperbench.registry.models import ModelEntry
 
 BENCH = Path(__file__).resolve().parent

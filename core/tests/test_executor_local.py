@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from vlmhb_dependency_injector import DependencyError, EnvironmentManager, LocalSource, PypiSource
+from vlmhb_executor_api import LOCK_FILENAME, TIMEOUT_EXIT_CODE, LocalExecutor
 from vlmhyperbench.cli import app
-from vlmhyperbench.executors.base import Executor, StageSpec
-from vlmhyperbench.executors.local import LOCK_FILENAME, TIMEOUT_EXIT_CODE, LocalExecutor
+from vlmhyperbench.executors import Executor, StageSpec
 
 STAGE_CODE = """
 import os, sys, time

@@ -19,7 +19,7 @@ from aiohttp import web
 from PIL import Image
 from vlmhyperbench.execution.answers import read_answers
 from vlmhyperbench.execution.chat_request import InferSettings, request_body, request_bytes
-from vlmhyperbench.execution.infer import InferenceRunner
+from vlmhyperbench.execution.inference_runner import InferenceRunner
 
 KEY = "test-key"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

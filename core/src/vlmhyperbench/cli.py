@@ -231,9 +231,10 @@ def stop(workdir: WorkdirOption = Path(".work")) -> None:
     import signal
     import time
 
+    from vlmhb_executor_api.services import pid_alive
+
     from .cli_run import RUN_RECORD
     from .execution.serve import stop_orphans
-    from .executors.services import pid_alive
     from .workdir import Workdir, read_json
 
     folders = Workdir(workdir)

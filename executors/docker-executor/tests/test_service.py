@@ -32,7 +32,7 @@ from engine_script import REPO_ROOT
 from PIL import Image, ImageDraw, ImageFont
 from vlmhb_dependency_injector import EnvironmentManager, LocalSource
 from vlmhb_docker_executor import ROLE_LABEL, SECRETS_IN_CONTAINER, DockerExecutor
-from vlmhyperbench.executors import ServiceSpec
+from vlmhb_executor_api import ServiceSpec
 
 pytestmark = pytest.mark.docker
 API_KEY = "sk-test-Zq7Yx0-never-in-inspect"
@@ -157,7 +157,7 @@ PARENT = textwrap.dedent(
     import json, sys, time
     from vlmhb_dependency_injector import EnvironmentManager
     from vlmhb_docker_executor import DockerExecutor
-    from vlmhyperbench.executors import ServiceSpec
+    from vlmhb_executor_api import ServiceSpec
 
     host, cache, spec = sys.argv[1:4]
     executor = DockerExecutor(EnvironmentManager(cache), docker_host=host)

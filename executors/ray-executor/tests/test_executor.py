@@ -271,7 +271,7 @@ def test_killed_driver_takes_its_server_actor_along(ray_cluster: RayCluster, env
             f"""
             import json, sys, time
             from vlmhb_dependency_injector import EnvironmentManager
-            from vlmhyperbench.executors import ServiceSpec
+            from vlmhb_executor_api import ServiceSpec
             from vlmhb_ray_executor import RayExecutor
             ex = RayExecutor(EnvironmentManager({str(env_cache)!r}), {str(tmp_path)!r},
                              address={ray_cluster.address!r})

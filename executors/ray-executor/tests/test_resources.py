@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from vlmhb_executor_api import ServiceSpec, StageSpec
 from vlmhb_ray_executor import ResourceError, custom_resources, service_options, stage_options
-from vlmhyperbench.executors import ServiceSpec, StageSpec
 
 
 def _service(labels: dict[str, str] | None = None, **extra: object) -> ServiceSpec:

@@ -30,7 +30,7 @@ class _ParityStage(Stage):
 def parity(registry: Registry, workdir: Path, ref: str) -> list[dict[str, Any]]:
     from vlmhb_dependency_injector import EnvironmentManager
 
-    from ..executors.local import LocalExecutor
+    from ..executors import LocalExecutor
 
     folders = Workdir(workdir)
     runs = select_runs(runs_index(workdir), ref)

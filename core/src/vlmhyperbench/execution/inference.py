@@ -6,13 +6,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from ..executors import Executor
 from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
 from .chat_request import InferSettings
 from .endpoint import EndpointServer
 from .events import EventBus, ResourceSample, StageProgress
 from .field_schema import task_schema
-from .infer import InferenceRunner, pending_samples
+from .inference_runner import InferenceRunner, pending_samples
 from .lifecycle import IncompleteStage, SkipStage, StageLifecycle, StageResult
 from .ratelimit import CostBudget
 from .serve import ModelServer, RemoteModelServer
@@ -47,7 +48,7 @@ class ModelInference:
         lifecycle: StageLifecycle,
         bus: EventBus,
         workdir: Workdir,
-        executor: Any,
+        executor: Executor,
         sources: list[Any],
         mode: str,
         budget: CostBudget | None = None,

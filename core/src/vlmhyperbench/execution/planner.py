@@ -53,7 +53,7 @@ def _code_hash(*paths: Path) -> str:
 INFER_CODE = _code_hash(
     *(
         Path(__file__).parent / n
-        for n in ("infer.py", "chat_request.py", "structured.py", "generation.py")
+        for n in ("inference_runner.py", "chat_request.py", "structured.py", "generation.py")
     )
 )
 SYNC_CODE = _code_hash(script_path("prepare_dataset"), script_path("configs"))

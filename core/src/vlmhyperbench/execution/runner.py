@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..executors import Executor
 from ..workdir import Workdir, read_json
 from .events import EventBus, LogLine
 from .identity import PackageResolver
@@ -51,7 +52,7 @@ class ExperimentRunner:
         self,
         workdir: Workdir,
         bus: EventBus,
-        executor: Any,
+        executor: Executor,
         resolver: PackageResolver,
         mode: str,
         *,

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import importlib.metadata
 from pathlib import Path
-from typing import Any
 
 import vlmhb_stages
 from pydantic import BaseModel
 from vlmhb_dependency_injector import LocalSource, PypiSource
 
-from ..executors import StageSpec
+from ..executors import Executor, StageSpec
 from .events import EventBus
 from .identity import PackageResolver
 from .stages import Stage
@@ -40,7 +39,9 @@ def _stages_source() -> LocalSource | PypiSource:
 
 
 class ScriptRunner:
-    def __init__(self, executor: Any, resolver: PackageResolver, bus: EventBus, mode: str) -> None:
+    def __init__(
+        self, executor: Executor, resolver: PackageResolver, bus: EventBus, mode: str
+    ) -> None:
         self.executor = executor
         self.resolver = resolver
         self.bus = bus

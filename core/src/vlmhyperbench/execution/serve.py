@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from vlmhb_executor_api.services import pid_alive, process_matches, stop_process_record
 
-from ..executors import ServiceSpec
-from ..executors.services import pid_alive, stop_process_record
+from ..executors import Executor, ServiceHandle, ServiceSpec, StopsRecorded
 from ..workdir import Workdir, read_json, write_json
 from .stages import ServeStage
 
@@ -38,7 +38,7 @@ class ModelServer:
     def __init__(
         self,
         stage: ServeStage,
-        executor: Any,
+        executor: Executor,
         sources: list[Any],
         workdir: Workdir,
         mode: str,
@@ -57,7 +57,7 @@ class ModelServer:
         self.api_key = secrets.token_urlsafe(24)
         self.base_url = ""
         self.model_id: str | None = None
-        self.handle: Any = None
+        self.handle: ServiceHandle | None = None
 
     @property
     def environment_lock(self) -> str:
@@ -102,12 +102,12 @@ class ModelServer:
         )
 
     def start(self) -> None:
-        self.handle = self.executor.start_service(self.spec())
-        self.base_url = self.handle.base_url
+        handle = self.handle = self.executor.start_service(self.spec())
+        self.base_url = handle.base_url
         write_json(
             self.log_dir / RECORD_FILE,
             {
-                **self.handle.record(),
+                **handle.record(),
                 "executor": self.executor.kind,
                 "model": self.model.name,
                 "base_url": self.base_url,
@@ -124,8 +124,10 @@ class ModelServer:
         deadline = time.monotonic() + self.ready_timeout_s
         headers = {"Authorization": f"Bearer {self.api_key}"}
         last = "no answer yet"
+        handle = self.handle
+        assert handle is not None, "start() sets the handle before waiting"
         while time.monotonic() < deadline:
-            if not self.handle.alive():
+            if not handle.alive():
                 raise ServerStartError(
                     f"model server for {self.model.name!r} exited before it was ready; "
                     f"see {self.log_dir / 'server.log'}:\n{self.log_tail()}"
@@ -240,14 +242,14 @@ def server_records(workdir: Workdir) -> list[tuple[Path, dict[str, Any]]]:
 
 def record_is_live(record: dict[str, Any]) -> bool:
     if record.get("kind") == "process":
-        from ..executors.services import process_matches
-
         return process_matches(int(record.get("pid") or 0), "vlmhb-serve")
     return True  # a container or actor: its executor knows; listed as recorded
 
 
-def stop_orphans(workdir: Workdir, executor: Any, say: Any = print) -> list[str]:
-    """Stop servers of this work dir whose run is dead; return what was stopped."""
+def stop_orphans(workdir: Workdir, executor: Executor | None, say: Any = print) -> list[str]:
+    """Stop servers of this work dir whose run is dead; return what was stopped. Local
+    processes are stopped here; a container or an actor only by an executor that has the
+    ``StopsRecorded`` capability (None: ``vlmhb stop``, which holds no executor)."""
     stopped = []
     for path, record in server_records(workdir):
         owner = int(record.get("owner_pid") or 0)
@@ -256,7 +258,7 @@ def stop_orphans(workdir: Workdir, executor: Any, say: Any = print) -> list[str]
         done = False
         if record.get("kind") == "process":
             done = stop_process_record(record)
-        elif hasattr(executor, "stop_recorded"):
+        elif isinstance(executor, StopsRecorded):
             done = executor.stop_recorded(record)
         if done:
             what = record.get("container") or record.get("actor") or f"pid {record.get('pid')}"

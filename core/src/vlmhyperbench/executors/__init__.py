@@ -1,26 +1,29 @@
 """Where stages and model servers run, behind one contract; found by entry points.
 
-``local`` ships here; ``docker`` and ``ray`` are packages of their own that register under the
-entry-point group ``vlmhyperbench.executors``.
+The contract (specs, the ``Executor`` protocol and its capabilities, the local executor) is the
+package ``vlmhb-executor-api``, which executor plugins import instead of the core; its names are
+re-exported here so the core's own code and its users keep one import. What stays in the core
+is finding an executor by name: ``local`` is registered by the core (its factory lives in the
+contract package), ``docker`` and ``ray`` by their own packages, all under ``GROUP``.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from .base import (
+from vlmhb_executor_api import (
+    GROUP,
     Executor,
     ExecutorContext,
     ExecutorError,
+    LocalExecutor,
     OutputCallback,
     ServiceHandle,
     ServiceSpec,
     StageOutcome,
     StageSpec,
+    StopsRecorded,
 )
-from .local import LocalExecutor
-
-GROUP = "vlmhyperbench.executors"
 
 
 def available_executors() -> list[str]:
@@ -50,6 +53,7 @@ __all__ = [
     "ServiceSpec",
     "StageOutcome",
     "StageSpec",
+    "StopsRecorded",
     "available_executors",
     "create_executor",
 ]

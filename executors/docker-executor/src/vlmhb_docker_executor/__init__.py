@@ -4,7 +4,7 @@ Installed, it registers as ``docker`` in the entry-point group ``vlmhyperbench.e
 ``vlmhb run --executor docker`` finds it. Usable directly too::
 
     from vlmhb_docker_executor import DockerExecutor
-    from vlmhyperbench.executors import StageSpec
+    from vlmhb_executor_api import StageSpec
 
     executor = DockerExecutor()  # DOCKER_HOST or the default socket; vlmhb-base:bookworm
     outcome = executor.run(StageSpec(name="hello", sources=[], command=["python", "-V"],

@@ -34,7 +34,7 @@ from vlmhb_dependency_injector.container import (
     host_network_environment,
     source_volumes,
 )
-from vlmhyperbench.executors.base import (
+from vlmhb_executor_api import (
     ExecutorContext,
     OutputCallback,
     ServiceSpec,

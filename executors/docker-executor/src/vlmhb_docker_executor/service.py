@@ -29,8 +29,8 @@ from vlmhb_dependency_injector.container import (
     host_network_environment,
     source_volumes,
 )
-from vlmhyperbench.executors.base import ServiceSpec
-from vlmhyperbench.executors.services import free_port, substitute, write_secrets
+from vlmhb_executor_api import ServiceSpec
+from vlmhb_executor_api.services import free_port, substitute, write_secrets
 
 from . import guardian
 from .containers import (

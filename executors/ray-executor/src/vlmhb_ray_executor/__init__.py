@@ -7,7 +7,7 @@ cluster; without an address (and no ``RAY_ADDRESS``) it starts a local Ray insta
 
 from __future__ import annotations
 
-from .executor import RayExecutor, RayService, create, remote_error
+from .executor import RayExecutor, RayService, create, remote_error, service_spec_json
 from .remote import PROBE_FILE, SharedFilesystemError
 from .resources import (
     RESOURCES_ENV,
@@ -30,5 +30,6 @@ __all__ = [
     "custom_resources",
     "remote_error",
     "service_options",
+    "service_spec_json",
     "stage_options",
 ]

@@ -28,13 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vlmhyperbench.executors import (
+from vlmhb_executor_api import (
     ExecutorContext,
     ExecutorError,
     OutputCallback,
     ServiceSpec,
     StageOutcome,
     StageSpec,
+    with_secret_files,
 )
 
 from . import remote
@@ -213,7 +214,7 @@ class RayExecutor:
             try:
                 self._wait_placed(actor, spec, options)
                 self._prewarm()  # the actor took an idle worker: have one ready for the next
-                info = ray.get(actor.start.remote(spec.model_dump_json(), token))
+                info = ray.get(actor.start.remote(service_spec_json(spec), token))
             except BaseException:
                 ray.kill(actor, no_restart=True)
                 raise
@@ -381,6 +382,13 @@ def remote_error(payload: dict[str, Any], what: str) -> Exception:
         f"{what} failed on Ray node {where}: {payload.get('type')}: {payload.get('message')}\n"
         f"{payload.get('traceback', '')}"
     )
+
+
+def service_spec_json(spec: ServiceSpec) -> str:
+    """The spec as it travels to the server's actor: its secrets written as 0600 files beside
+    the server's log (a folder the worker sees: the probe checks it), their paths in the
+    command, and no secret in the JSON, which Ray keeps in the task's arguments."""
+    return with_secret_files(spec).model_dump_json()
 
 
 def _write_probe(folder: Path) -> str:

@@ -1,6 +1,6 @@
 """What runs on the Ray workers: the stage task (a streaming generator) and the server actor.
 
-Both reuse the core's local executor on the node they land on, so a stage or a model server
+Both reuse the local executor of ``vlmhb-executor-api`` (not the core) on the node they land on, so a stage or a model server
 behaves on a worker exactly as it does locally: the same content-addressed uv environment
 (built or reused by the dependency injector in that node's cache), the same process handling.
 The only additions are what a remote node needs: a check that it sees the driver's files (the
@@ -8,7 +8,10 @@ executor assumes a shared filesystem), the driver's uv settings that decide an e
 and a way back for output lines (yielded in batches to the driver as they come).
 
 This module is imported on the workers by reference (the functions and the class are pickled
-by name), so every node needs ``vlmhb-ray-executor`` installed next to Ray.
+by name), so every node needs ``vlmhb-ray-executor`` installed next to Ray (it brings the
+executor contract and the dependency injector, not the core). A model server's spec arrives
+without its secrets: the driver wrote them as files on the shared filesystem and put their
+paths in the command (``with_secret_files``), so no key travels in a Ray task's arguments.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ _DONE = object()
 
 
 def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> Iterator[Any]:
-    """The stage task: run the stage with the core's ``LocalExecutor`` on this node, yielding
+    """The stage task: run the stage with the contract's ``LocalExecutor`` on this node, yielding
     ``("lines", [...])`` while it prints and ``("outcome", {...})`` (or ``("error", {...})``)
     at the end.
 
@@ -157,8 +160,7 @@ def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> It
     and this generator relays what it hands over. If the task is cancelled, the stage's
     process group is signalled too (it runs in its own session and would otherwise live on).
     """
-    from vlmhyperbench.executors import StageSpec
-    from vlmhyperbench.executors.local import LocalExecutor
+    from vlmhb_executor_api import LocalExecutor, StageSpec
 
     spec = StageSpec.model_validate_json(spec_json)
     try:
@@ -230,7 +232,7 @@ def _signal_children(sig: int) -> None:
 
 # --- model servers ----------------------------------------------------------------------------
 class ServerActor:
-    """Holds one model server: started with the core's ``LocalService`` as this actor's child.
+    """Holds one model server: started with the contract's ``LocalService`` as this actor's child.
 
     The child dies with the actor (``PR_SET_PDEATHSIG`` and ``--parent-pid`` of the actor's
     pid), and the actor, non-detached, dies with the driver that owns it: so a killed run
@@ -248,8 +250,7 @@ class ServerActor:
         the driver reaches.
         """
         import ray
-        from vlmhyperbench.executors import ServiceSpec
-        from vlmhyperbench.executors.services import LocalService
+        from vlmhb_executor_api import LocalService, ServiceSpec
 
         spec = ServiceSpec.model_validate_json(spec_json)
         try:

@@ -1,22 +1,17 @@
-"""What an executor is: a place where a stage's command, or a model server, runs inside its
-own environment.
+"""What an executor is given and gives back: the stage and service specs, a stage's outcome
+and the context an executor factory is called with.
 
 Stages talk to the core only through files and JSON-lines on stdout, so the same stage runs
 unchanged in a local uv venv, a container or a Ray worker. Host paths are mounted at the same
 absolute paths inside a container, so a stage config written with host paths works in all.
-
-Executors are plugins: the entry-point group ``vlmhyperbench.executors`` maps a name
-(``local``, ``docker``, ``ray``) to a factory called as ``factory(context)`` with an
-``ExecutorContext``; ``local`` ships in the core, the others in their own packages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from vlmhb_dependency_injector.sources import GitSource, LocalSource, PypiSource
 
 Source = LocalSource | GitSource | PypiSource
@@ -63,7 +58,9 @@ class ServiceSpec(BaseModel):
     ``command`` must make the server listen on ``port`` on the address the executor chooses
     (``{host}`` and ``{port}`` in the command are replaced by the executor). Secrets are
     handed over as files the process reads, never on its command line or in a container's
-    environment (so ``ps`` and ``docker inspect`` do not show them).
+    environment (so ``ps`` and ``docker inspect`` do not show them), and never serialised in
+    clear: an executor that sends the spec elsewhere (a Ray worker) writes the files first and
+    sends ``services.with_secret_files(spec)``, which holds no secret.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -74,8 +71,11 @@ class ServiceSpec(BaseModel):
     log_dir: Path = Field(description="Host folder for the server's log and config (rw).")
     mounts: list[Path] = Field(default_factory=list, description="Read-only data folders.")
     env: dict[str, str] = Field(default_factory=dict, description="Non-secret environment.")
-    secrets: dict[str, str] = Field(
-        default_factory=dict, description="name -> value, delivered as files: see secret_files."
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="name -> value, delivered as files (``{secret:NAME}`` in the command is "
+        "the file's path). Secret types: a dump or repr of the spec shows '**********', never "
+        "the value.",
     )
     gpus: int = 0
     cpus: float | None = None
@@ -83,36 +83,6 @@ class ServiceSpec(BaseModel):
     mode: Literal["dev", "prod"] = "dev"
     labels: dict[str, str] = Field(default_factory=dict)
     image: str | None = Field(default=None, description="Container image (docker), if any.")
-
-
-class ServiceHandle(Protocol):
-    """A started service: where it answers, whether it lives, how to stop it."""
-
-    base_url: str
-    environment_lock: str
-
-    def alive(self) -> bool: ...
-
-    def stop(self) -> None: ...
-
-    def record(self) -> dict[str, Any]:
-        """What identifies it for a later cleanup (pid or container id, port, started_at)."""
-        ...
-
-
-OutputCallback = Callable[[str], None]
-
-
-class Executor(Protocol):
-    """Runs stages (streaming each output line to ``on_output``) and starts model servers."""
-
-    kind: str
-
-    def run(self, spec: StageSpec, on_output: OutputCallback | None = None) -> StageOutcome: ...
-
-    def start_service(self, spec: ServiceSpec) -> ServiceHandle: ...
-
-    def close(self) -> None: ...
 
 
 class ExecutorContext(BaseModel):
@@ -126,5 +96,10 @@ class ExecutorContext(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="e.g. ray_address")
 
 
-class ExecutorError(RuntimeError):
-    """The executor cannot run here (no engine answers, unknown name...); names the fix."""
+__all__ = [
+    "ExecutorContext",
+    "ServiceSpec",
+    "Source",
+    "StageOutcome",
+    "StageSpec",
+]

@@ -1,5 +1,8 @@
 """The local executor: a stage runs as a subprocess inside its own uv environment.
 
+It lives in the contract package, not the core, because other executors run it where the work
+lands (a Ray worker runs a stage or a server with it on its node) without installing the core.
+
 The environment comes from the dependency injector (built once, reused after), so the stage
 sees exactly the packages its sources name and nothing of the core's own environment. Output
 is merged (stderr into stdout, so lines keep their order) and handed to ``on_output`` line by
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from vlmhb_dependency_injector import Environment, EnvironmentManager
 
-from .base import ExecutorContext, OutputCallback, ServiceSpec, StageOutcome, StageSpec
+from .contract import OutputCallback
 from .services import LocalService
+from .specs import ExecutorContext, ServiceSpec, StageOutcome, StageSpec
 
 LOCK_FILENAME = "environment.lock"
 """Written into every stage's workdir: the run's bill of materials."""
@@ -141,7 +145,7 @@ class LocalExecutor:
 
 
 def create(context: ExecutorContext) -> LocalExecutor:
-    """Entry point ``vlmhyperbench.executors: local``."""
+    """Entry point ``vlmhyperbench.executors: local`` (registered by the core, which ships it)."""
     return LocalExecutor(context.env_manager)
 
 
@@ -186,6 +190,7 @@ def command_in(env: Environment, command: list[str], path: str) -> list[str]:
 
 __all__ = [
     "LOCK_FILENAME",
+    "NOT_FOUND_EXIT_CODE",
     "TIMEOUT_EXIT_CODE",
     "LocalExecutor",
     "command_in",

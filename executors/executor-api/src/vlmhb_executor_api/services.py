@@ -16,11 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .base import ServiceSpec
+from pydantic import SecretStr
+
+from .specs import ServiceSpec
 
 _LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmhb-launcher")
 _PR_SET_PDEATHSIG = 1
@@ -43,7 +46,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
             pass
 
 
-def write_secrets(folder: Path, secrets: dict[str, str]) -> dict[str, Path]:
+def write_secrets(folder: Path, secrets: Mapping[str, SecretStr]) -> dict[str, Path]:
     """Each secret in its own 0600 file; the command refers to it as ``{secret:NAME}``."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     paths = {}
@@ -51,9 +54,21 @@ def write_secrets(folder: Path, secrets: dict[str, str]) -> dict[str, Path]:
         path = folder / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value)
+            handle.write(value.get_secret_value())
         paths[name] = path
     return paths
+
+
+def with_secret_files(spec: ServiceSpec) -> ServiceSpec:
+    """The spec with its secrets written as 0600 files under ``<log_dir>/secrets`` and each
+    ``{secret:NAME}`` in its command replaced by that file's path: the copy holds no secret,
+    so it may be serialised and sent to another process (a Ray worker that sees the same
+    filesystem) without the key travelling in it."""
+    if not spec.secrets:
+        return spec
+    paths = write_secrets(spec.log_dir / "secrets", spec.secrets)
+    values = {f"secret:{name}": str(path) for name, path in paths.items()}
+    return spec.model_copy(update={"command": substitute(spec.command, values), "secrets": {}})
 
 
 def substitute(command: list[str], values: dict[str, str]) -> list[str]:
@@ -84,10 +99,8 @@ class LocalService:
     def start(cls, spec: ServiceSpec, env: Any) -> LocalService:
         spec.log_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        secret_paths = write_secrets(spec.log_dir / "secrets", spec.secrets)
-        values = {"host": "127.0.0.1", "port": str(port)}
-        values.update({f"secret:{k}": str(v) for k, v in secret_paths.items()})
-        command = substitute(spec.command, values)
+        spec = with_secret_files(spec)
+        command = substitute(spec.command, {"host": "127.0.0.1", "port": str(port)})
         command += ["--parent-pid", str(os.getpid())]
         program = Path(env.bin_dir) / command[0]
         if program.exists():
@@ -187,3 +200,17 @@ def pid_alive(pid: int) -> bool:
         return state != "Z"
     except (OSError, IndexError):
         return True
+
+
+__all__ = [
+    "SCRUBBED_PREFIXES",
+    "LocalService",
+    "free_port",
+    "pid_alive",
+    "process_matches",
+    "scrubbed_environment",
+    "stop_process_record",
+    "substitute",
+    "with_secret_files",
+    "write_secrets",
+]
