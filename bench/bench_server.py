@@ -48,6 +48,10 @@ from vlmhb_server import store  # noqa: E402
 from vlmhb_server.db import Database, Experiment, RunRow, redact_url  # noqa: E402
 from vlmhb_server.migrate import migrate  # noqa: E402
 
+#: how long the server may take to start: on a machine shared with other test runs, 60 s
+#: (the tests' default) was not always enough for two worker processes
+START_S = 180.0
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -211,7 +215,7 @@ async def samples_bench(
         f"filled {samples} samples into {redact_url(url)} in {time.perf_counter() - started:.1f} s"
     )
     extra = ["--log-level", "warning"] + (["--workers", str(workers)] if workers else [])
-    server = ServerProcess(workdir / "w", url, extra=extra).start()
+    server = ServerProcess(workdir / "w", url, extra=extra).start(timeout_s=START_S)
     ok, results = True, []
     rng = random.Random(1)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import core_bridge
 from .db import Database, EventRow, Experiment, RunRow, SampleRow
+
+log = logging.getLogger("vlmhb_server")
 
 FINISHED = "experiment_finished"
 
@@ -200,12 +203,22 @@ async def analyze_samples(database: Database) -> None:
     page's ``OFFSET`` and an id-ordered id list read every row from the table (and the first
     reader of each row also sets its hint bits). ANALYZE fixes the statistics; VACUUM marks the
     pages all-visible (and drops the rows a re-import deleted), so those reads are index-only
-    scans. VACUUM cannot run in a transaction: the connection autocommits.
+    scans. VACUUM cannot run in a transaction: the connection autocommits. The samples are
+    committed by then, so a VACUUM that fails (a role that may not run it) is logged, and the
+    import stands: pages are right either way, only slower until autovacuum runs.
     """
-    if database.engine.dialect.name == "postgresql":
+    if database.engine.dialect.name != "postgresql":
+        return
+    try:
         async with database.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("VACUUM (ANALYZE) samples")
+    except Exception as exc:  # the import is committed; this only speeds its first reads
+        log.warning(
+            "vlmhb-server: VACUUM (ANALYZE) samples after the import failed (%s); samples "
+            "pages read the whole table until autovacuum runs",
+            str(exc).splitlines()[0],
+        )
 
 
 def _sample_row(sample: dict[str, Any]) -> dict[str, Any]:
