@@ -36,18 +36,24 @@ def number(value: Any) -> Any:
     return int(parsed) if _INTEGER.fullmatch(text) else parsed
 
 
-def read_csv(path: Path, text_columns: tuple[str, ...] = ("id", "answer")) -> list[dict[str, Any]]:
-    """Rows with numbers parsed (except ``text_columns``); [] when the file is missing."""
+def read_csv_text(path: Path) -> list[dict[str, str]]:
+    """Rows with every cell as written (for a copy that must keep them so); [] when the
+    file is missing."""
     if not path.is_file():
         return []
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return [
-                {k: (number(v) if k not in text_columns else v) for k, v in row.items()}
-                for row in csv.DictReader(handle)
-            ]
+            return list(csv.DictReader(handle))
     except (csv.Error, UnicodeDecodeError) as exc:
         raise WorkdirFileError(f"{path}: not a readable CSV: {exc}") from exc
+
+
+def read_csv(path: Path, text_columns: tuple[str, ...] = ("id", "answer")) -> list[dict[str, Any]]:
+    """Rows with numbers parsed (except ``text_columns``); [] when the file is missing."""
+    return [
+        {k: (number(v) if k not in text_columns else v) for k, v in row.items()}
+        for row in read_csv_text(path)
+    ]
 
 
 def csv_header(path: Path) -> list[str]:
