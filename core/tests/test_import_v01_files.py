@@ -1,4 +1,5 @@
-"""Importing what v0.1 users have: vlm_base.csv and prompt collection CSVs."""
+"""`vlmhb import vlm-base|prompts`: what v0.1 users have (vlm_base.csv, prompt collection
+CSVs) imported into registry entries of the user overlay."""
 
 from __future__ import annotations
 
