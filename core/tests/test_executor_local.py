@@ -91,7 +91,7 @@ def spec_for(package: Path, workdir: Path, *args: str, **fields: object) -> Stag
         name="test-stage",
         sources=[LocalSource(type="local", name="stage-pkg", path=str(package))],
         command=["python", "-m", "stage_pkg", *args],
-        workdir=workdir,
+        output_dir=workdir,
         **fields,
     )
 
@@ -190,7 +190,7 @@ def test_uninstallable_source_raises_naming_the_package(
         name="bad",
         sources=[PypiSource(type="pypi", name="iniconfig", version="==999.0.0")],
         command=["python", "-c", "pass"],
-        workdir=tmp_path / "w",
+        output_dir=tmp_path / "w",
     )
     with pytest.raises(DependencyError, match="'iniconfig'"):
         executor.run(spec)

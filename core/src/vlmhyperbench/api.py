@@ -125,11 +125,11 @@ def run_plan(
     (``tracker.sqlite``, read by ``vlmhb status``) get them too. ``max_cost_usd`` bounds the
     spend of models with a ``price``: no request starts whose worst case would pass it.
     """
-    folders = Workdir(Path(workdir))
-    folders.root.mkdir(parents=True, exist_ok=True)
+    layout = Workdir(Path(workdir))
+    layout.root.mkdir(parents=True, exist_ok=True)
     bus = EventBus()
-    tracker = TaskTracker(folders.tracker_db, experiment=plan.experiment.name)
-    log = EventLog(folders.events_log(plan.experiment.name))
+    tracker = TaskTracker(layout.tracker_db, experiment=plan.experiment.name)
+    log = EventLog(layout.events_log(plan.experiment.name))
     bus.subscribe(tracker)
     bus.subscribe(log)
     for subscriber in subscribers:
@@ -141,13 +141,13 @@ def run_plan(
     context = ExecutorContext(
         env_manager=env_manager,
         repo_root=registry.repo_root,
-        workdir=folders.root,
+        workdir=layout.root,
         options=executor_options or {},
     )
     runner_executor = create_executor(executor or plan.experiment.executor, context)
     try:
         runner = ExperimentRunner(
-            folders,
+            layout,
             bus,
             runner_executor,
             resolver,

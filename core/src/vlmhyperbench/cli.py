@@ -199,16 +199,16 @@ def status(
     from .execution.tracker import TaskTracker
     from .workdir import Workdir
 
-    folders = Workdir(workdir)
-    if not folders.tracker_db.exists():
-        fail(f"{folders.tracker_db}: no tracker here; expected a work dir used by 'vlmhb run'")
-    tracker = TaskTracker(folders.tracker_db)
+    layout = Workdir(workdir)
+    if not layout.tracker_db.exists():
+        fail(f"{layout.tracker_db}: no tracker here; expected a work dir used by 'vlmhb run'")
+    tracker = TaskTracker(layout.tracker_db)
     table = Table("experiment", "stage", "kind", "state", "took", "id")
     for row in tracker.rows(experiment):
         took = f"{row.duration_s:.1f} s" if row.duration_s is not None else ""
         table.add_row(row.experiment, row.name, row.kind, row.state, took, row.stage_id)
     out.print(table)
-    servers = [(p, r) for p, r in server_records(folders) if record_is_live(r)]
+    servers = [(p, r) for p, r in server_records(layout) if record_is_live(r)]
     if not servers:
         out.print("model servers: none running")
         return
@@ -237,8 +237,8 @@ def stop(workdir: WorkdirOption = Path(".work")) -> None:
     from .execution.serve import stop_orphans
     from .workdir import Workdir, read_json
 
-    folders = Workdir(workdir)
-    record_path = folders.root / RUN_RECORD
+    layout = Workdir(workdir)
+    record_path = layout.root / RUN_RECORD
     if record_path.exists():
         pid = int(read_json(record_path).get("pid") or 0)
         if pid and pid_alive(pid):
@@ -247,7 +247,7 @@ def stop(workdir: WorkdirOption = Path(".work")) -> None:
             while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             out.print(f"stopped run (pid {pid})")
-    stopped = stop_orphans(folders, None, say=out.print)
+    stopped = stop_orphans(layout, None, say=out.print)
     if not stopped:
         out.print("no model server left running")
 

@@ -122,7 +122,7 @@ def test_container_options_mount_host_paths_at_the_same_paths(tmp_path: Path) ->
         name="infer: model/ds",
         sources=[],
         command=["python", "-m", "vlmhb_probe"],
-        workdir=tmp_path / "out",
+        output_dir=tmp_path / "out",
         mounts=[data],
         env={"MODEL": "m", "PATH": "/opt/tools"},
         gpus=1,
@@ -207,7 +207,7 @@ def spec_for(package: Path, workdir: Path, command: list[str], **extra: object) 
         name="probe",
         sources=[LocalSource(type="local", name="vlmhb-probe", path=str(package))],
         command=command,
-        workdir=workdir,
+        output_dir=workdir,
         **extra,
     )
 
@@ -405,7 +405,7 @@ def test_failed_install_names_the_package_and_leaves_nothing_ready(
         name="broken",
         sources=[LocalSource(type="local", name="vlmhb-broken", path=str(package))],
         command=["python", "-c", "print('never')"],
-        workdir=tmp_path / "out",
+        output_dir=tmp_path / "out",
     )
     with pytest.raises(DependencyError) as caught:
         executor.run(spec)
@@ -491,7 +491,7 @@ def test_git_source_at_a_tag_is_installed_in_the_container(
         name="git",
         sources=[GitSource(type="git", name="vlmhb-gitprobe", url=str(bare), ref="v1.0")],
         command=["python", "-c", "import vlmhb_gitprobe; print(vlmhb_gitprobe.VALUE)"],
-        workdir=tmp_path / "out",
+        output_dir=tmp_path / "out",
     )
     outcome = executor.run(spec)
     assert outcome.exit_code == 0, outcome.output_tail

@@ -155,7 +155,7 @@ def test_stage_runs_as_named_task_and_streams_lines(executor, manager, ray_drive
         name="eval-streamtest",
         sources=[],
         command=["python", str(script)],
-        workdir=tmp_path / "stage",
+        output_dir=tmp_path / "stage",
     )
     outcome = executor.run(spec, on_output)
     assert outcome.ok, outcome.output_tail
@@ -171,7 +171,7 @@ def test_stage_exit_code_and_tail_come_back(executor, tmp_path):
         name="eval-fails",
         sources=[],
         command=["python", "-c", "print('about to fail'); raise SystemExit(3)"],
-        workdir=tmp_path / "failing",
+        output_dir=tmp_path / "failing",
     )
     outcome = executor.run(spec)
     assert outcome.exit_code == 3
@@ -183,7 +183,7 @@ def test_bad_source_raises_the_injectors_error(executor, tmp_path):
         name="eval-badsource",
         sources=[LocalSource(type="local", name="nowhere-pkg", path=str(tmp_path / "missing"))],
         command=["python", "-c", "pass"],
-        workdir=tmp_path / "bad",
+        output_dir=tmp_path / "bad",
     )
     with pytest.raises(DependencyError, match="nowhere-pkg"):
         executor.run(spec)
@@ -195,7 +195,7 @@ def test_worker_that_cannot_see_the_folder_says_so(executor, tmp_path):
     with pytest.raises(SharedFilesystemError, match="shared"):
         check_shared(tmp_path / "stage", "token-written-by-the-driver", "stage 'eval-x'")
     spec = StageSpec(
-        name="eval-noshare", sources=[], command=["python", "-c", "pass"], workdir=tmp_path
+        name="eval-noshare", sources=[], command=["python", "-c", "pass"], output_dir=tmp_path
     )
     executor.connect()
     generator = executor._stage_fn.options(name="vlmhb-eval-noshare").remote(

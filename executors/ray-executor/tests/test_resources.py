@@ -42,7 +42,7 @@ def test_label_and_env_both_pin():
 
 
 def test_stage_options():
-    spec = StageSpec(name="eval-1", sources=[], command=["python"], workdir=Path("/tmp"), gpus=1)
+    spec = StageSpec(name="eval-1", sources=[], command=["python"], output_dir=Path("/tmp"), gpus=1)
     assert stage_options(spec, 0.5) == {"num_cpus": 0.5, "num_gpus": 1}
 
 

@@ -36,7 +36,7 @@ RUN = {
 
 
 def make_workdir(root: Path) -> Path:
-    """The files the stages write for one evaluated run (layout of the core's Workdir)."""
+    """The files the stages write for one evaluated run (the layout vlmhb-workdir owns)."""
     (root / "runs" / "i1").mkdir(parents=True)
     (root / "runs" / "i1" / "run.json").write_text(json.dumps({"sync_id": "s1"}), "utf-8")
     (root / "datasets" / "s1").mkdir(parents=True)

@@ -15,6 +15,8 @@ Report kinds (``leaderboard``, ``html``; other packages add theirs) are entry po
 group ``vlmhyperbench.reports``; :func:`write_reports` runs the ones an experiment asks for.
 """
 
+from vlmhb_workdir import WorkdirFileError
+
 from .backend_parity import (
     BackendPair,
     BackendParity,
@@ -42,13 +44,16 @@ from .columns import (
 from .compare import CompareError, compare
 from .fields import OMISSION_METRIC, deciding_field_metric, field_rows, field_table
 from .figures import FigureSpec, build_figures, main_metric
-from .files import ReportDataError
 from .html import report_page
 from .leaderboard import leaderboard_rows
 from .records import RunEntry, RunNotFound, runs_index, select_runs
 from .rundata import RunData, load_experiment, load_run
 from .speed import speed_figures, speed_note
 from .writers import ReportKindError, report_kinds, write_reports
+
+ReportDataError = WorkdirFileError
+"""A work-dir file that exists but cannot be read as its stage wrote it (vlmhb-workdir's
+``WorkdirFileError``, under the name this package has always raised)."""
 
 __all__ = [
     "BASE_COLUMNS",

@@ -23,7 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import ReportDataError, read_jsonl, read_object
+from vlmhb_workdir import (
+    ANSWERS_FILE,
+    RUN_CONFIG_FILE,
+    Workdir,
+    WorkdirFileError,
+    read_jsonl,
+    read_object,
+)
 
 
 class BackendParityError(ValueError):
@@ -146,7 +153,7 @@ def read_answers(path: Path) -> dict[str, str | None]:
         raise BackendParityError(f"{path}: no such answers file")
     try:
         records = read_jsonl(path)
-    except ReportDataError as exc:
+    except WorkdirFileError as exc:
         raise BackendParityError(str(exc)) from None
     answers: dict[str, str | None] = {}
     for sample, record in records.items():
@@ -223,7 +230,7 @@ def run_setup(workdir: Path, run: Mapping[str, Any]) -> tuple[str | None, str | 
     infer_id = run.get("infer_id")
     if not infer_id:
         return None, None
-    config = read_object(Path(workdir) / "runs" / str(infer_id) / "run.json")
+    config = read_object(Workdir(workdir).stage_dir("infer", str(infer_id)) / RUN_CONFIG_FILE)
     model = config.get("model") or {}
     load = {**(model.get("model") or {}), **(model.get("engine_args") or {})}
     checkpoint = load.get("model")
@@ -271,7 +278,7 @@ def backend_pairs(workdir: Path, runs: Sequence[Mapping[str, Any]]) -> list[Back
 
 
 def run_answers(workdir: Path, run: Mapping[str, Any]) -> dict[str, str | None]:
-    return read_answers(Path(workdir) / "runs" / str(run["infer_id"]) / "answers.jsonl")
+    return read_answers(Workdir(workdir).stage_dir("infer", str(run["infer_id"])) / ANSWERS_FILE)
 
 
 def report_parity(workdir: Path, runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

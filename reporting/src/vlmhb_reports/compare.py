@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmhb_workdir import METRICS_FILE, Workdir, read_object
+
 from .columns import SAMPLE_KEYS
-from .files import is_done, read_object
 from .records import RunNotFound, run_label, runs_index, select_runs
 
 EXACT_METRICS = {"exact_match", "accuracy"}
@@ -60,10 +61,10 @@ def _float(text: str) -> float | None:
 
 
 def load_scores(workdir: Path, run: dict[str, Any]) -> RunScores:
-    folder = Path(workdir) / "evals" / str(run["eval_id"])
-    if not is_done(folder):
+    folder = Workdir(workdir).stage_dir("eval", str(run["eval_id"]))
+    if not Workdir.is_done(folder):
         raise CompareError(f"run {run_label(run)}: its evaluation {folder} is not complete")
-    metrics = read_object(folder / "metrics.json")
+    metrics = read_object(folder / METRICS_FILE)
     with (folder / "per_sample.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     columns = [c for c in (rows[0] if rows else {}) if c not in SAMPLE_KEYS]

@@ -8,10 +8,18 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from vlmhb_workdir import (
+    ANSWERS_FILE,
+    RUN_CONFIG_FILE,
+    TELEMETRY_FILE,
+    Workdir,
+    read_json,
+    read_jsonl,
+)
+
 from .backend_parity import parity_markdown, report_parity
 from .columns import BASE_COLUMNS, MEMORY_COLUMNS, TAIL_COLUMNS, higher_is_better
 from .fields import FIELD_COLUMNS, field_rows, field_table
-from .files import read_json, read_jsonl
 from .records import RunEntry
 from .speed import speed_figures, speed_note
 
@@ -91,6 +99,7 @@ def cost_per_correct(row: dict[str, Any], quality: list[str]) -> float | None:
 def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns (who, quality, speed, memory, counts) and one row per run; a row's
     ``_latencies`` (every sample's latency) is for the figures, not the files."""
+    layout = Workdir(workdir)
     quality: list[str] = []
     rows = []
     for entry in runs:
@@ -107,10 +116,10 @@ def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], li
                 row[f"{name}_ci_low"], row[f"{name}_ci_high"] = round(low, 4), round(high, 4)
                 columns += [f"{name}_ci_low", f"{name}_ci_high"]
             quality += [c for c in columns if c not in quality]
-        run_dir = Path(workdir) / "runs" / str(entry["infer_id"])
-        measured = telemetry(run_dir / "answers.jsonl")
+        run_dir = layout.stage_dir("infer", str(entry["infer_id"]))
+        measured = telemetry(run_dir / ANSWERS_FILE)
         row.update({k: v for k, v in measured.items() if k != "latencies"})
-        peaks = read_json(run_dir / "telemetry.json")
+        peaks = read_json(run_dir / TELEMETRY_FILE)
         for key in MEMORY_COLUMNS:
             row[key] = round(peaks[key], 1) if peaks.get(key) else None
         row.update(machine(peaks))
@@ -121,7 +130,7 @@ def leaderboard_rows(runs: list[RunEntry], workdir: Path) -> tuple[list[str], li
             row["parallel_models"],
         )
         row["_latencies"] = measured["latencies"]
-        model = read_json(run_dir / "run.json").get("model") or {}
+        model = read_json(run_dir / RUN_CONFIG_FILE).get("model") or {}
         row["reproducible"] = "no (hosted)" if model.get("endpoint") else "yes"
         row["cost_per_correct_usd"] = cost_per_correct(row, [c for c in row if c in scores])
         if entry.get("error") is not None:

@@ -11,7 +11,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from .files import read_json
+from vlmhb_workdir import RUNS_INDEX_FILE, Workdir, read_json
 
 
 class RunEntry(TypedDict):
@@ -50,7 +50,8 @@ def run_label(run: dict[str, Any]) -> str:
 def runs_index(workdir: Path) -> list[dict[str, Any]]:
     """Every evaluated run recorded by a report in the work dir, newest report last."""
     found = []
-    reports = sorted(Path(workdir, "reports").glob("*/runs.json"), key=lambda p: p.stat().st_mtime)
+    index_files = Workdir(workdir).stage_root("report").glob(f"*/{RUNS_INDEX_FILE}")
+    reports = sorted(index_files, key=lambda p: p.stat().st_mtime)
     for path in reports:
         for run in read_json(path):
             if run.get("eval_id") and run.get("model"):

@@ -1,5 +1,7 @@
 """One run's data, read from the work dir into a :class:`RunData`: the figures and
-report.html only look at that, never at files.
+report.html only look at that, never at files. Where the files are, and the small ones
+(``runs.json``, ``leaderboard.csv``, ``run.json``, ``metrics.json``), vlmhb-workdir reads;
+this module adds the per-sample files the figures need.
 
 Per run, the files its stages wrote::
 
@@ -10,14 +12,15 @@ Per run, the files its stages wrote::
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlmhb_workdir import RunResult, read_csv, read_jsonl, read_run
+from vlmhb_workdir import load_experiment as read_experiment
+
 from .columns import BASE_COLUMNS, quality_columns
-from .files import ReportDataError, read_csv, read_json, read_jsonl, read_object
 from .speed import speed_figures
 
 #: Aggregators whose tables are shown per run (``metrics_<name>.csv``).
@@ -63,14 +66,19 @@ def load_run(
 ) -> RunData:
     """One run's data from the work dir; ``row`` is its leaderboard row, ``main`` its main
     metric (runs.json)."""
-    workdir = Path(workdir)
-    run_dir = workdir / "runs" / str(infer_id) if infer_id else None
-    eval_dir = workdir / "evals" / str(eval_id) if eval_id else None
-    config = read_object(run_dir / "run.json") if run_dir else {}
-    answers = read_jsonl(run_dir / "answers.jsonl") if run_dir else {}
-    sync_id = config.get("sync_id")
-    samples = read_jsonl(workdir / "datasets" / str(sync_id) / "samples.jsonl") if sync_id else {}
-    summary = read_object(eval_dir / "metrics.json") if eval_dir else {}
+    found = read_run(workdir, {"infer_id": infer_id, "eval_id": eval_id})
+    return run_data(row, found, columns, main)
+
+
+def run_data(
+    row: dict[str, Any],
+    found: RunResult,
+    columns: Iterable[str] | None = None,
+    main: str | None = None,
+) -> RunData:
+    """A run as vlmhb-workdir found it, with its per-sample files read for the figures."""
+    answers = read_jsonl(found.answers_file) if found.answers_file else {}
+    samples = read_jsonl(found.samples_file) if found.samples_file else {}
     quality = [c for c in quality_columns(columns or row) if row.get(c) is not None]
     latencies = row.get("_latencies")
     if latencies is None:  # the leaderboard's definition: cached answers left out
@@ -78,48 +86,32 @@ def load_run(
     return RunData(
         row=row,
         quality=quality,
-        higher={k: bool(v) for k, v in (summary.get("higher_is_better") or {}).items()},
+        higher={k: bool(v) for k, v in (found.summary.get("higher_is_better") or {}).items()},
         latencies=list(latencies),
-        per_sample=read_csv(eval_dir / "per_sample.csv") if eval_dir else [],
+        per_sample=read_csv(found.per_sample_file) if found.per_sample_file else [],
         breakdowns={
-            name: read_csv(eval_dir / f"metrics_{name}.csv") if eval_dir else []
+            name: read_csv(path) if (path := found.aggregate_file(name)) else []
             for name in BREAKDOWNS
         },
-        config=config,
+        config=found.config,
         samples=samples,
         answers=answers,
         main=main if main in quality else None,
-        per_field=dict(summary.get("per_field") or {}),
+        per_field=dict(found.summary.get("per_field") or {}),
     )
 
 
 def load_experiment(workdir: Path, experiment: str) -> tuple[list[str], list[RunData]]:
-    """A finished experiment's report (``reports/<name>/{runs.json,leaderboard.csv}``)."""
-    folder = Path(workdir) / "reports" / experiment
-    runs_file, board_file = folder / "runs.json", folder / "leaderboard.csv"
-    if not runs_file.is_file():
-        raise ReportDataError(f"{runs_file}: missing; run the experiment's report stage first")
-    runs = read_json(runs_file)
-    if not isinstance(runs, list):
-        raise ReportDataError(f"{runs_file}: expected a JSON list of runs")
-    rows = {str(r.get("run")): r for r in read_csv(board_file)}
-    columns: list[str] = []
-    if board_file.is_file():
-        with board_file.open(encoding="utf-8", newline="") as handle:
-            columns = next(csv.reader(handle), [])
-    loaded = []
-    for i, entry in enumerate(runs):
-        if not isinstance(entry, dict) or "run" not in entry:
-            raise ReportDataError(f"{runs_file}: entry {i}: expected an object with 'run'")
-        row = rows.get(str(entry["run"])) or {k: entry.get(k) for k in BASE_COLUMNS}
-        loaded.append(
-            load_run(
-                row,
-                Path(workdir),
-                entry.get("infer_id"),
-                entry.get("eval_id"),
-                columns,
-                entry.get("main_metric"),
-            )
+    """A finished experiment's report (``reports/<name>/{runs.json,leaderboard.csv}``), read by
+    :func:`vlmhb_workdir.load_experiment`: its leaderboard columns and each run's data."""
+    result = read_experiment(workdir, experiment)
+    loaded = [
+        run_data(
+            found.row or {k: found.entry.get(k) for k in BASE_COLUMNS},
+            found,
+            result.columns,
+            found.entry.get("main_metric"),
         )
-    return columns, loaded
+        for found in result.runs
+    ]
+    return result.columns, loaded

@@ -8,7 +8,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from .files import write_json
+from vlmhb_workdir import write_json
+
 from .leaderboard import leaderboard_rows
 from .records import ReportWriter, RunEntry
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from vlmhb_workdir import ANSWERS_FILE, MANIFEST_FILE, RUN_CONFIG_FILE
+
 from ..execution.answers import read_answers
 from ..execution.stages import InferStage, Plan
 from ..execution.tracker import TaskTracker
@@ -28,13 +30,13 @@ class StageEstimate:
     basis: str
 
 
-def _seconds_per_sample(workdir: Workdir) -> dict[tuple[str, str], float]:
+def _seconds_per_sample(layout: Workdir) -> dict[tuple[str, str], float]:
     """(model, dataset) -> wall seconds per answered sample, from finished runs."""
     rates: dict[tuple[str, str], float] = {}
-    for run_json in (workdir.root / "runs").glob("*/run.json"):
+    for run_json in layout.stage_root("infer").glob(f"*/{RUN_CONFIG_FILE}"):
         try:
             run = read_json(run_json)
-            records = [r for r in read_answers(run_json.parent / "answers.jsonl").values()]
+            records = [r for r in read_answers(run_json.parent / ANSWERS_FILE).values()]
         except (OSError, ValueError, KeyError):
             continue
         starts = [r.started_at for r in records if r.started_at]
@@ -45,11 +47,11 @@ def _seconds_per_sample(workdir: Workdir) -> dict[tuple[str, str], float]:
     return rates
 
 
-def _last_durations(workdir: Workdir) -> dict[str, float]:
+def _last_durations(layout: Workdir) -> dict[str, float]:
     """Stage name -> seconds it took the last time it ran (from the tracker)."""
-    if not workdir.tracker_db.exists():
+    if not layout.tracker_db.exists():
         return {}
-    tracker = TaskTracker(workdir.tracker_db)
+    tracker = TaskTracker(layout.tracker_db)
     try:
         return {
             row.name: row.duration_s
@@ -60,8 +62,8 @@ def _last_durations(workdir: Workdir) -> dict[str, float]:
         tracker.close()
 
 
-def _samples(workdir: Workdir, stage: InferStage) -> int | None:
-    manifest = workdir.stage_dir("sync", stage.sync.id) / "manifest.json"
+def _samples(layout: Workdir, stage: InferStage) -> int | None:
+    manifest = layout.stage_dir("sync", stage.sync.id) / MANIFEST_FILE
     count = (
         json.loads(manifest.read_text(encoding="utf-8"))["samples"] if manifest.exists() else None
     )
@@ -71,19 +73,19 @@ def _samples(workdir: Workdir, stage: InferStage) -> int | None:
 
 
 def estimate(plan: Plan, workdir: Path) -> list[StageEstimate]:
-    folders = Workdir(workdir)
-    rates = _seconds_per_sample(folders)
-    durations = _last_durations(folders)
+    layout = Workdir(workdir)
+    rates = _seconds_per_sample(layout)
+    durations = _last_durations(layout)
     result = []
     for stage in plan.stages:
-        folder = None if stage.kind == "serve" else folders.stage_dir(stage.kind, stage.id)
+        folder = None if stage.kind == "serve" else layout.stage_dir(stage.kind, stage.id)
         cached = bool(stage.cacheable and folder is not None and Workdir.is_done(folder))
         seconds, basis = None, "no earlier run to go by"
         if cached:
             seconds, basis = 0.0, "cached"
         elif isinstance(stage, InferStage):
             rate = rates.get((stage.run.model.name, stage.run.dataset.name))
-            samples = _samples(folders, stage)
+            samples = _samples(layout, stage)
             if rate is not None and samples is not None:
                 seconds = rate * samples
                 basis = f"{samples} samples x {rate:.2f} s (earlier runs of this model)"

@@ -32,14 +32,14 @@ def parity(registry: Registry, workdir: Path, ref: str) -> list[dict[str, Any]]:
 
     from ..executors import LocalExecutor
 
-    folders = Workdir(workdir)
+    layout = Workdir(workdir)
     runs = select_runs(runs_index(workdir), ref)
     manager = EnvironmentManager(os.environ.get("VLMHB_ENV_CACHE"), base_dir=registry.repo_root)
     resolver = PackageResolver(registry, manager, registry.mode)
     scripts = ScriptRunner(LocalExecutor(manager), resolver, EventBus(), registry.mode)
     groups: dict[tuple[str, ...], list[ParityRun]] = {}
     for run in runs:
-        eval_dir = folders.stage_dir("eval", run["eval_id"])
+        eval_dir = layout.stage_dir("eval", run["eval_id"])
         config = EvalConfig.model_validate_json(
             (eval_dir / "evaluate.config.json").read_text(encoding="utf-8")
         )
@@ -55,7 +55,7 @@ def parity(registry: Registry, workdir: Path, ref: str) -> list[dict[str, Any]]:
         )
     rows: list[dict[str, Any]] = []
     for i, (packages, items) in enumerate(groups.items()):
-        folder = folders.root / "parity" / f"{i}"
+        folder = layout.root / "parity" / f"{i}"
         out = folder / "parity.json"
         stage = _ParityStage(id=f"parity{i}", name=f"parity {ref}", deps=[])
         mounts = [Path(item.samples).parent for item in items]

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from vlmhb_workdir import ANSWERS_FILE, MANIFEST_FILE, RUN_CONFIG_FILE, SAMPLES_FILE, TELEMETRY_FILE
+
 from ..executors import Executor
 from ..workdir import Workdir, read_json, write_json
 from .answers import load_samples, read_answers
@@ -47,7 +49,7 @@ class ModelInference:
         serve: ServeStage,
         lifecycle: StageLifecycle,
         bus: EventBus,
-        workdir: Workdir,
+        layout: Workdir,
         executor: Executor,
         sources: list[Any],
         mode: str,
@@ -61,7 +63,7 @@ class ModelInference:
         self.parallel_models = parallel_models
         self.lifecycle = lifecycle
         self.bus = bus
-        self.workdir = workdir
+        self.layout = layout
         self.executor = executor
         self.sources = sources
         self.mode = mode
@@ -95,7 +97,7 @@ class ModelInference:
 
         def start(_: Path | None) -> dict[str, Any]:
             if self.serve.model.endpoint is not None:
-                server: Any = EndpointServer(self.serve, self.workdir.root)
+                server: Any = EndpointServer(self.serve, self.layout.root)
             elif self.serve.model.base_url is not None:
                 server = RemoteModelServer(self.serve)
             else:
@@ -103,13 +105,13 @@ class ModelInference:
                     raise RuntimeError(
                         f"model {self.serve.model.name!r} has no adapter/backend and no base_url"
                     )
-                mounts = [self.workdir.root / "datasets", self.workdir.generated_root]
-                mounts += [self.workdir.cache_root, self.workdir.root / "models"]
+                mounts = [self.layout.stage_root("sync"), self.layout.generated_root]
+                mounts += [self.layout.cache_root, self.layout.models_root]
                 server = ModelServer(
                     self.serve,
                     self.executor,
                     self.sources,
-                    self.workdir,
+                    self.layout,
                     self.mode,
                     [m for m in mounts if m.exists()],
                 )
@@ -122,7 +124,7 @@ class ModelInference:
             raise RuntimeError(self.serve_result.error)
         lock = getattr(self.server, "environment_lock", "")
         if lock:
-            (self.workdir.server_dir(self.serve.model.name) / "environment.lock").write_text(
+            (self.layout.server_dir(self.serve.model.name) / "environment.lock").write_text(
                 lock, encoding="utf-8"
             )
         return self.server
@@ -130,16 +132,16 @@ class ModelInference:
     def _infer(self, stage: InferStage, folder: Path | None) -> dict[str, Any]:
         assert folder is not None
         run = stage.run
-        answers_path = folder / "answers.jsonl"
+        answers_path = folder / ANSWERS_FILE
         if run.only_evaluate:
             if not answers_path.exists():
                 raise RuntimeError(
                     f"only_evaluate: no answers to re-score for {run.label()} in {folder}"
                 )
             raise SkipStage("only_evaluate: answers are re-scored as they are")
-        dataset_dir = self.workdir.stage_dir("sync", stage.sync.id)
-        samples = select_samples(run, load_samples(dataset_dir / "samples.jsonl"))
-        write_json(folder / "run.json", self._run_config(stage))
+        dataset_dir = self.layout.stage_dir("sync", stage.sync.id)
+        samples = select_samples(run, load_samples(dataset_dir / SAMPLES_FILE))
+        write_json(folder / RUN_CONFIG_FILE, self._run_config(stage))
         retries = run.model.retries
         todo = pending_samples(samples, read_answers(answers_path), retries.max_attempts)
         records: list[Any]
@@ -190,9 +192,7 @@ class ModelInference:
         run = stage.run
         model = run.model
         limits = model.rate_limits
-        schema = task_schema(
-            run.task, self.workdir.stage_dir("sync", stage.sync.id) / "samples.jsonl"
-        )
+        schema = task_schema(run.task, self.layout.stage_dir("sync", stage.sync.id) / SAMPLES_FILE)
         settings = InferSettings(
             model_id=server.model_id,
             system_prompt=run.prompt.system_prompt,
@@ -226,7 +226,7 @@ class ModelInference:
         )
         records = asyncio.run(runner.run())
         self.halted = self.halted or runner.stopped
-        telemetry_path = folder / "telemetry.json"
+        telemetry_path = folder / TELEMETRY_FILE
         previous = read_json(telemetry_path) if telemetry_path.exists() else {}
         measured = {**runner.telemetry, "parallel_models": float(self.parallel_models)}
         peaks = {k: max(v, previous.get(k) or 0.0) for k, v in measured.items()}
@@ -235,7 +235,7 @@ class ModelInference:
 
     def _run_config(self, stage: InferStage) -> dict[str, Any]:
         run = stage.run
-        manifest = self.workdir.stage_dir("sync", stage.sync.id) / "manifest.json"
+        manifest = self.layout.stage_dir("sync", stage.sync.id) / MANIFEST_FILE
         rendered = read_json(manifest).get("pdf") if manifest.is_file() else None
         return {
             "infer_id": stage.id,

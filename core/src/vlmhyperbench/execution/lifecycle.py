@@ -51,16 +51,16 @@ Body = Callable[[Path | None], dict[str, Any] | None]
 class StageLifecycle:
     """Runs stage bodies with the one lifecycle; knows the bus and the folder layout."""
 
-    def __init__(self, bus: EventBus, workdir: Workdir) -> None:
+    def __init__(self, bus: EventBus, layout: Workdir) -> None:
         self.bus = bus
-        self.workdir = workdir
+        self.layout = layout
 
     def folder(self, stage: Stage) -> Path | None:
         if stage.kind == "serve":
             return None
         if stage.kind == "report":
-            return self.workdir.report_dir(stage.experiment.name)  # type: ignore[attr-defined]
-        return self.workdir.stage_dir(stage.kind, stage.id)
+            return self.layout.report_dir(stage.experiment.name)  # type: ignore[attr-defined]
+        return self.layout.stage_dir(stage.kind, stage.id)
 
     def _publish(self, cls: type, stage: Stage, **fields: Any) -> None:
         self.bus.publish(cls(stage_id=stage.id, stage_kind=stage.kind, name=stage.name, **fields))

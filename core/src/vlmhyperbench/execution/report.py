@@ -42,12 +42,12 @@ def main_metric(result: RunResult) -> str | None:
 
 
 def write_reports(
-    stage: ReportStage, results: list[RunResult], workdir: Workdir
+    stage: ReportStage, results: list[RunResult], layout: Workdir
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The experiment's reports, plus ``runs.json``; returns the leaderboard (columns, rows)."""
     return write_report_kinds(
-        workdir.report_dir(stage.experiment.name),
+        layout.report_dir(stage.experiment.name),
         [run_entry(r) for r in results],
-        workdir.root,
+        layout.root,
         [report.kind for report in stage.reports],
     )

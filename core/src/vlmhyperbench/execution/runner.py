@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from vlmhb_workdir import MANIFEST_FILE, METRICS_FILE
+
 from ..executors import Executor
 from ..workdir import Workdir, read_json
 from .events import EventBus, LogLine
@@ -50,7 +52,7 @@ class RunOutcome:
 class ExperimentRunner:
     def __init__(
         self,
-        workdir: Workdir,
+        layout: Workdir,
         bus: EventBus,
         executor: Executor,
         resolver: PackageResolver,
@@ -59,7 +61,7 @@ class ExperimentRunner:
         accept_data_change: bool = False,
         max_cost_usd: float | None = None,
     ) -> None:
-        self.workdir = workdir
+        self.layout = layout
         #: One budget for every model of the run (they run in threads): --max-cost.
         self.budget = CostBudget(max_cost_usd) if max_cost_usd is not None else None
         self.bus = bus
@@ -67,7 +69,7 @@ class ExperimentRunner:
         self.resolver = resolver
         self.mode = mode
         self.accept_data_change = accept_data_change
-        self.lifecycle = StageLifecycle(bus, workdir)
+        self.lifecycle = StageLifecycle(bus, layout)
         self.scripts = ScriptRunner(executor, resolver, bus, mode)
 
     def _log(self, line: str) -> None:
@@ -76,7 +78,7 @@ class ExperimentRunner:
     def _verify_prepared(self, stage: SyncStage, result: StageResult) -> StageResult:
         """A done sync against its entry's pin (see ``verify_pinned``)."""
         assert result.folder is not None
-        fingerprint = read_json(result.folder / "manifest.json")["fingerprint"]
+        fingerprint = read_json(result.folder / MANIFEST_FILE)["fingerprint"]
         try:
             verify_pinned(stage, fingerprint, self.bus, self.accept_data_change)
         except DataChangedError as exc:
@@ -86,7 +88,7 @@ class ExperimentRunner:
     def run(self, plan: Plan) -> RunOutcome:
         for stage in plan.stages:
             self.lifecycle.planned(stage)
-        stop_orphans(self.workdir, self.executor, say=self._log)
+        stop_orphans(self.layout, self.executor, say=self._log)
         repo_root = self.resolver.registry.repo_root
         synced: dict[str, bool] = {}
         results: dict[str, StageResult] = {}
@@ -97,7 +99,7 @@ class ExperimentRunner:
                     s,
                     f,
                     self.scripts,
-                    self.workdir,
+                    self.layout,
                     repo_root,
                     self.accept_data_change,
                     s.max_images,
@@ -118,7 +120,7 @@ class ExperimentRunner:
 
         def write(folder: Path | None) -> dict[str, Any]:
             assert folder is not None
-            columns, rows = write_reports(report, run_results, self.workdir)
+            columns, rows = write_reports(report, run_results, self.layout)
             outputs.update(columns=columns, rows=rows)
             return {"rows": len(rows)}
 
@@ -127,12 +129,12 @@ class ExperimentRunner:
         if upload is not None:
             results[upload.id] = self.lifecycle.run(
                 upload,
-                lambda f: upload_body(upload, f, self.scripts, self.workdir, run_results),  # type: ignore[arg-type]
+                lambda f: upload_body(upload, f, self.scripts, self.layout, run_results),  # type: ignore[arg-type]
             )
         failed = any(r.error for r in run_results) or any(not r.ok for r in results.values())
         return RunOutcome(
             status="failed" if failed else "done",
-            report_dir=self.workdir.report_dir(plan.experiment.name),
+            report_dir=self.layout.report_dir(plan.experiment.name),
             columns=outputs.get("columns", []),
             rows=outputs.get("rows", []),
             results=run_results,
@@ -156,7 +158,7 @@ class ExperimentRunner:
                 serve,
                 self.lifecycle,
                 self.bus,
-                self.workdir,
+                self.layout,
                 self.executor,
                 sources,
                 self.mode,
@@ -175,7 +177,7 @@ class ExperimentRunner:
             return self.lifecycle.fail(stage, f"{stage.infer.name} failed")
         return self.lifecycle.run(
             stage,
-            lambda f: eval_body(stage, f, self.scripts, self.workdir),  # type: ignore[arg-type]
+            lambda f: eval_body(stage, f, self.scripts, self.layout),  # type: ignore[arg-type]
             skip_reason="scores exist",
             complete=infer.status != "partial",
         )
@@ -188,7 +190,7 @@ class ExperimentRunner:
         result = RunResult(run=infer.run, infer_id=infer.id, eval_id=evaluation.id)
         result.complete = infer_result.status != "partial"
         result.error = infer_result.error or eval_result.error
-        metrics_path = self.workdir.stage_dir("eval", evaluation.id) / "metrics.json"
+        metrics_path = self.layout.stage_dir("eval", evaluation.id) / METRICS_FILE
         if eval_result.ok and metrics_path.exists():
             result.metrics = read_json(metrics_path)
         return result

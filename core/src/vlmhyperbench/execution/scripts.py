@@ -78,7 +78,7 @@ class ScriptRunner:
             name=f"{stage.kind}-{stage.id}",
             sources=sources,
             command=["python", "-m", f"vlmhb_stages.{script_name}", str(config_path)],
-            workdir=folder,
+            output_dir=folder,
             mounts=list(mounts),
             writable=list(writable),
             env=env or {},

@@ -40,7 +40,7 @@ class ModelServer:
         stage: ServeStage,
         executor: Executor,
         sources: list[Any],
-        workdir: Workdir,
+        layout: Workdir,
         mode: str,
         data_mounts: list[Path],
         ready_timeout_s: float = 600.0,
@@ -49,8 +49,8 @@ class ModelServer:
         self.model = stage.model
         self.executor = executor
         self.sources = sources
-        self.log_dir = workdir.server_dir(stage.model.name)
-        self.workdir_root = workdir.root
+        self.log_dir = layout.server_dir(stage.model.name)
+        self.workdir_root = layout.root
         self.mode = mode
         self.data_mounts = data_mounts
         self.ready_timeout_s = ready_timeout_s
@@ -229,8 +229,8 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 # --- servers left behind ----------------------------------------------------------------------
-def server_records(workdir: Workdir) -> list[tuple[Path, dict[str, Any]]]:
-    root = workdir.root / "servers"
+def server_records(layout: Workdir) -> list[tuple[Path, dict[str, Any]]]:
+    root = layout.servers_root
     found = []
     for path in sorted(root.glob(f"*/{RECORD_FILE}")) if root.is_dir() else []:
         try:
@@ -246,12 +246,12 @@ def record_is_live(record: dict[str, Any]) -> bool:
     return True  # a container or actor: its executor knows; listed as recorded
 
 
-def stop_orphans(workdir: Workdir, executor: Executor | None, say: Any = print) -> list[str]:
+def stop_orphans(layout: Workdir, executor: Executor | None, say: Any = print) -> list[str]:
     """Stop servers of this work dir whose run is dead; return what was stopped. Local
     processes are stopped here; a container or an actor only by an executor that has the
     ``StopsRecorded`` capability (None: ``vlmhb stop``, which holds no executor)."""
     stopped = []
-    for path, record in server_records(workdir):
+    for path, record in server_records(layout):
         owner = int(record.get("owner_pid") or 0)
         if owner and owner != os.getpid() and pid_alive(owner):
             continue  # its run is alive (another run in the same work dir)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmhb_stages import EvalConfig, GeneratorSpec, MetricSpec, SyncConfig, UploadConfig
+from vlmhb_workdir import ANSWERS_FILE, MANIFEST_FILE, METRICS_FILE, SAMPLES_FILE
 
 from ..workdir import Workdir, read_json
 from .events import EventBus, LogLine
@@ -24,7 +25,7 @@ def sync_body(
     stage: SyncStage,
     folder: Path,
     scripts: ScriptRunner,
-    workdir: Workdir,
+    layout: Workdir,
     repo_root: Path,
     accept_data_change: bool = False,
     max_images: int | None = None,
@@ -47,29 +48,29 @@ def sync_body(
         config.generator = GeneratorSpec(
             callable=dataset.generator.callable, params=dataset.generator.params
         )
-        config.generated_dir = str(workdir.generated_dir(stage.generator_id))
-        writable.append(workdir.generated_root)
+        config.generated_dir = str(layout.generated_dir(stage.generator_id))
+        writable.append(layout.generated_root)
     elif (dataset.source or "").startswith("s3://"):
         config.source = dataset.source
-        config.cache_dir = str(workdir.cache_dir(content_hash(dataset.source)))
+        config.cache_dir = str(layout.cache_dir(content_hash(dataset.source)))
         config.endpoint_url = dataset.endpoint_url
-        writable.append(workdir.cache_root)
+        writable.append(layout.cache_root)
     elif (dataset.source or "").startswith("hf://"):
         # Read by the `hf` iterator through `datasets` (HF_HOME's cache, HF_HUB_OFFLINE
         # honoured); its images go to one content-addressed folder shared by all datasets.
         config.source = dataset.source
-        config.cache_dir = str(workdir.cache_root / "hf-images")
-        writable.append(workdir.cache_root)
+        config.cache_dir = str(layout.cache_root / "hf-images")
+        writable.append(layout.cache_root)
     else:
         path = Path((dataset.source or "").removeprefix("file://"))
         path = path if path.is_absolute() else repo_root / path
         config.source = str(path)
         mounts.append(path)
     if dataset.iterator == "hf" and config.cache_dir is None:  # local parquet/save_to_disk
-        config.cache_dir = str(workdir.cache_root / "hf-images")
-        writable.append(workdir.cache_root)
+        config.cache_dir = str(layout.cache_root / "hf-images")
+        writable.append(layout.cache_root)
     scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
-    manifest = read_json(folder / "manifest.json")
+    manifest = read_json(folder / MANIFEST_FILE)
     fingerprint = manifest["fingerprint"]
     verify_pinned(stage, fingerprint, scripts.bus, accept_data_change)
     return {
@@ -101,19 +102,19 @@ def verify_pinned(
     bus.publish(LogLine(stage_id=stage.id, stage_kind="sync", name=stage.name, line=message))
 
 
-def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Workdir) -> dict:
+def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, layout: Workdir) -> dict:
     run = stage.run
-    infer_dir = workdir.stage_dir("infer", stage.infer.id)
-    if not (infer_dir / "answers.jsonl").exists():
+    infer_dir = layout.stage_dir("infer", stage.infer.id)
+    if not (infer_dir / ANSWERS_FILE).exists():
         raise SkipStage(f"no answers to score in {infer_dir}")
     if not run.metrics:
         raise RuntimeError(f"{run.label()}: no metrics to compute (task has no default_metrics)")
-    dataset_dir = workdir.stage_dir("sync", stage.infer.sync.id)
-    schema = task_schema(run.task, dataset_dir / "samples.jsonl")
+    dataset_dir = layout.stage_dir("sync", stage.infer.sync.id)
+    schema = task_schema(run.task, dataset_dir / SAMPLES_FILE)
     config = EvalConfig(
         out_dir=str(folder),
-        samples=str(dataset_dir / "samples.jsonl"),
-        answers=str(infer_dir / "answers.jsonl"),
+        samples=str(dataset_dir / SAMPLES_FILE),
+        answers=str(infer_dir / ANSWERS_FILE),
         output_kind=run.task.output.kind,
         aggregators=run.aggregators,
         label=run.label(),
@@ -137,16 +138,16 @@ def eval_body(stage: EvalStage, folder: Path, scripts: ScriptRunner, workdir: Wo
     if scripts.resolver.knows("vlmhb-statistics"):
         packages.append("vlmhb-statistics")  # confidence intervals
     scripts.run(stage, "evaluate", config, packages, folder, [dataset_dir, infer_dir])
-    return read_json(folder / "metrics.json").get("metrics", {})
+    return read_json(folder / METRICS_FILE).get("metrics", {})
 
 
 def upload_body(
-    stage: UploadStage, folder: Path, scripts: ScriptRunner, workdir: Workdir, results: list
+    stage: UploadStage, folder: Path, scripts: ScriptRunner, layout: Workdir, results: list
 ) -> dict[str, Any]:
-    folders = [("report", str(workdir.report_dir(stage.report.experiment.name)))]
+    folders = [("report", str(layout.report_dir(stage.report.experiment.name)))]
     for result in results:  # answers even of a partial run; scores only when complete
-        runs_dir = workdir.stage_dir("infer", str(result.infer_id))
-        evals_dir = workdir.stage_dir("eval", str(result.eval_id))
+        runs_dir = layout.stage_dir("infer", str(result.infer_id))
+        evals_dir = layout.stage_dir("eval", str(result.eval_id))
         if result.infer_id and runs_dir.is_dir():
             folders.append((f"runs/{result.infer_id}", str(runs_dir)))
         if result.eval_id and Workdir.is_done(evals_dir):

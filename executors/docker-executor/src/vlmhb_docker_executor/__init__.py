@@ -8,7 +8,7 @@ Installed, it registers as ``docker`` in the entry-point group ``vlmhyperbench.e
 
     executor = DockerExecutor()  # DOCKER_HOST or the default socket; vlmhb-base:bookworm
     outcome = executor.run(StageSpec(name="hello", sources=[], command=["python", "-V"],
-                                     workdir="/tmp/hello"))
+                                     output_dir="/tmp/hello"))
 """
 
 from .containers import (

@@ -206,9 +206,9 @@ class DockerExecutor:
         command that fails, is missing or times out is a ``StageOutcome`` with its exit code.
         """
         env = self.ensure_environment(spec.sources, spec.mode)
-        workdir = Path(spec.workdir).resolve()
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / LOCK_FILENAME).write_text(env.lock_text, encoding="utf-8")
+        output_dir = Path(spec.output_dir).resolve()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / LOCK_FILENAME).write_text(env.lock_text, encoding="utf-8")
         tail: deque[str] = deque(maxlen=self.tail_lines)
 
         def emit(line: str) -> None:
@@ -242,7 +242,7 @@ class DockerExecutor:
         """Keyword arguments for the stage's container (also what tests inspect)."""
         if not spec.command:
             raise ValueError(f"stage {spec.name!r}: the command must not be empty")
-        workdir = Path(spec.workdir).resolve()
+        output_dir = Path(spec.output_dir).resolve()
         volumes: dict[str, dict[str, str]] = {}
         for mount in spec.mounts:
             path = Path(mount).resolve()
@@ -257,7 +257,7 @@ class DockerExecutor:
             volumes[str(path)] = {"bind": str(path), "mode": "rw"}
         volumes.update(source_volumes(env.sources, editable_only=True))
         volumes[str(env.path)] = {"bind": str(env.path), "mode": "ro"}
-        volumes[str(workdir)] = {"bind": str(workdir), "mode": "rw"}
+        volumes[str(output_dir)] = {"bind": str(output_dir), "mode": "rw"}
         environment = {
             "HOME": "/tmp",
             "VIRTUAL_ENV": str(env.path),
@@ -276,7 +276,7 @@ class DockerExecutor:
             "labels": {STAGE_LABEL: spec.name, ROLE_LABEL: "stage"},
             "volumes": volumes,
             "environment": environment,
-            "working_dir": str(workdir),
+            "working_dir": str(output_dir),
             "device_requests": gpu_requests(spec.gpus),
         }
 

@@ -62,9 +62,9 @@ class LocalExecutor:
         with its exit code.
         """
         env = self.manager.ensure(spec.sources, mode=spec.mode)
-        workdir = Path(spec.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / LOCK_FILENAME).write_text(env.lock_text, encoding="utf-8")
+        output_dir = Path(spec.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / LOCK_FILENAME).write_text(env.lock_text, encoding="utf-8")
 
         tail: deque[str] = deque(maxlen=self.tail_lines)
 
@@ -78,7 +78,7 @@ class LocalExecutor:
         try:
             process = subprocess.Popen(
                 argv,
-                cwd=workdir,
+                cwd=output_dir,
                 env=process_env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

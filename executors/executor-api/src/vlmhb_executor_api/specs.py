@@ -27,7 +27,7 @@ class StageSpec(BaseModel):
     command: list[str] = Field(
         description="argv run inside the environment; 'python' means the env's interpreter."
     )
-    workdir: Path = Field(description="Host folder for the stage's outputs (read-write).")
+    output_dir: Path = Field(description="Host folder for the stage's outputs (read-write).")
     mounts: list[Path] = Field(
         default_factory=list, description="Extra host folders the stage reads (read-only)."
     )

@@ -133,9 +133,9 @@ class RayExecutor:
         """
         ray = self.connect()
         emit: Callable[[str], None] = on_output or (lambda line: None)
-        workdir = Path(spec.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        token = _write_probe(workdir)
+        output_dir = Path(spec.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        token = _write_probe(output_dir)
         options = stage_options(spec, self.stage_cpus)
         name = f"vlmhb-{spec.name}"
         lost = 0
@@ -162,7 +162,7 @@ class RayExecutor:
                         ray.cancel(generator)
                     raise
         finally:
-            (workdir / remote.PROBE_FILE).unlink(missing_ok=True)
+            (output_dir / remote.PROBE_FILE).unlink(missing_ok=True)
 
     def _follow(self, spec: StageSpec, generator: Any, emit: Callable[[str], None]) -> StageOutcome:
         ray = self._ray

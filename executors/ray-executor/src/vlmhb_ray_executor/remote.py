@@ -164,7 +164,7 @@ def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> It
 
     spec = StageSpec.model_validate_json(spec_json)
     try:
-        check_shared(spec.workdir, probe, f"stage {spec.name!r}")
+        check_shared(spec.output_dir, probe, f"stage {spec.name!r}")
     except SharedFilesystemError as exc:
         yield ("error", error_payload(exc))
         return

@@ -1,9 +1,9 @@
 """Every call the server makes into the core (``vlmhyperbench``), in one module.
 
 The core's public API is ``open_registry`` / ``plan_experiment`` / ``run_plan`` plus its event
-models; the work dir's file layout (``reports/<experiment>/runs.json``, ``runs/<id>/answers.jsonl``,
-``evals/<id>/per_sample.csv``, ``datasets/<id>/samples.jsonl``) is read here too, so when the core
-changes shape only this file follows it.
+models. A finished experiment's results (``reports/<experiment>/runs.json`` and each run's
+files) are located and read by vlmhb-workdir, which owns the work dir's layout; this module only
+turns them into the server's rows.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from vlmhb_workdir import RUNS_INDEX_FILE, RunResult, Workdir, load_experiment, number
 
 if TYPE_CHECKING:
     from .limits import Policy
@@ -327,106 +327,68 @@ class ExperimentResults:
     runs: list[RunResults] = field(default_factory=list)
 
 
-def _number(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    if text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if math.isnan(value):
-        return None
-    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def experiments_in(workdir: Path) -> list[str]:
     """Experiments whose report exists in ``workdir`` (what ``POST /api/import`` brings in)."""
-    reports = workdir / "reports"
+    reports = Workdir(workdir).stage_root("report")
     if not reports.is_dir():
         return []
-    return sorted(p.name for p in reports.iterdir() if (p / "runs.json").is_file())
+    return sorted(p.name for p in reports.iterdir() if (p / RUNS_INDEX_FILE).is_file())
+
+
+def _run_results(found: RunResult, base: list[str], tail: list[str]) -> RunResults:
+    """The server's view of one run that vlmhb-workdir read: leaderboard cells split into
+    metrics (with their CIs) and the rest, plus where its per-sample files are."""
+    item = found.entry
+    metrics: dict[str, Any] = {}
+    ci: dict[str, list[Any]] = {}
+    extra: dict[str, Any] = {}
+    for key, value in (found.row or {}).items():
+        if key in base:
+            continue
+        if key in tail:
+            extra[key] = value
+        elif key.endswith("_ci_low") or key.endswith("_ci_high"):
+            metric, _, side = key.rpartition("_ci_")
+            ci.setdefault(metric, [None, None])[0 if side == "low" else 1] = value
+        elif value is not None:  # blank: a metric of another task's run
+            metrics[key] = value
+    if ci:
+        extra["ci"] = ci
+    extra.update(
+        infer_id=item.get("infer_id"),
+        eval_id=item.get("eval_id"),
+        error=item.get("error"),
+        complete=item.get("complete"),
+        metric_versions=item.get("metric_versions", {}),
+        main_metric=item.get("main_metric") if item.get("main_metric") in metrics else None,
+        per_field=found.summary.get("per_field") or {},
+    )
+    if found.summary:  # which metrics a paired test may be about
+        extra["aggregation"] = found.summary.get("aggregation", {})
+    return RunResults(
+        run=item["run"],
+        model=item.get("model", ""),
+        dataset=item.get("dataset", ""),
+        prompt=item.get("prompt", ""),
+        task=item.get("task", ""),
+        output_kind=((found.config.get("task") or {}).get("output") or {}).get("kind"),
+        metrics=metrics,
+        extra=extra,
+        samples_file=found.samples_file,
+        answers_file=found.answers_file,
+        scores_file=found.per_sample_file,
+        data_root=found.data_root,
+    )
 
 
 def read_results(workdir: Path, experiment: str) -> ExperimentResults:
-    """Leaderboard rows and per-run file locations of a finished experiment in ``workdir``."""
-    from vlmhyperbench import Workdir
-
-    folders = Workdir(workdir)
-    report_dir = folders.report_dir(experiment)
-    runs_file = report_dir / "runs.json"
-    if not runs_file.is_file():
-        raise FileNotFoundError(f"{runs_file}: no report for experiment {experiment!r}")
+    """Leaderboard rows and per-run file locations of a finished experiment in ``workdir``,
+    as vlmhb-workdir's ``load_experiment`` reads them (``FileNotFoundError`` without a
+    report)."""
+    found = load_experiment(workdir, experiment)
     base, tail = _columns()
-    board: dict[str, dict[str, Any]] = {}
-    board_file = report_dir / "leaderboard.csv"
-    if board_file.is_file():
-        with board_file.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                board[row["run"]] = {k: _number(v) for k, v in row.items()}
-    results = ExperimentResults(experiment, report_dir)
-    for item in read_json(runs_file):
-        row = board.get(item["run"], {})
-        metrics: dict[str, Any] = {}
-        ci: dict[str, list[Any]] = {}
-        extra: dict[str, Any] = {}
-        for key, value in row.items():
-            if key in base:
-                continue
-            if key in tail:
-                extra[key] = value
-            elif key.endswith("_ci_low") or key.endswith("_ci_high"):
-                metric, _, side = key.rpartition("_ci_")
-                ci.setdefault(metric, [None, None])[0 if side == "low" else 1] = value
-            elif value is not None:  # blank: a metric of another task's run
-                metrics[key] = value
-        if ci:
-            extra["ci"] = ci
-        infer_dir = folders.stage_dir("infer", str(item.get("infer_id")))
-        eval_dir = folders.stage_dir("eval", str(item.get("eval_id")))
-        summary = (
-            read_json(eval_dir / "metrics.json") if (eval_dir / "metrics.json").is_file() else {}
-        )
-        extra.update(
-            infer_id=item.get("infer_id"),
-            eval_id=item.get("eval_id"),
-            error=item.get("error"),
-            complete=item.get("complete"),
-            metric_versions=item.get("metric_versions", {}),
-            main_metric=item.get("main_metric") if item.get("main_metric") in metrics else None,
-            per_field=summary.get("per_field") or {},
-        )
-        run_config = read_json(infer_dir / "run.json") if (infer_dir / "run.json").is_file() else {}
-        sync_dir = (
-            folders.stage_dir("sync", run_config["sync_id"]) if run_config.get("sync_id") else None
-        )
-        if (eval_dir / "metrics.json").is_file():  # which metrics a paired test may be about
-            extra["aggregation"] = read_json(eval_dir / "metrics.json").get("aggregation", {})
-        data_root = None
-        if sync_dir is not None and (sync_dir / "manifest.json").is_file():
-            root = read_json(sync_dir / "manifest.json").get("root")
-            data_root = Path(root) if root else None
-        results.runs.append(
-            RunResults(
-                run=item["run"],
-                model=item.get("model", ""),
-                dataset=item.get("dataset", ""),
-                prompt=item.get("prompt", ""),
-                task=item.get("task", ""),
-                output_kind=((run_config.get("task") or {}).get("output") or {}).get("kind"),
-                metrics=metrics,
-                extra=extra,
-                samples_file=sync_dir / "samples.jsonl" if sync_dir else None,
-                answers_file=infer_dir / "answers.jsonl",
-                scores_file=eval_dir / "per_sample.csv",
-                data_root=data_root,
-            )
-        )
+    results = ExperimentResults(experiment, found.report_dir)
+    results.runs = [_run_results(run, base, tail) for run in found.runs]
     return results
 
 
@@ -453,7 +415,7 @@ def run_samples(run: RunResults) -> Iterator[dict[str, Any]]:
         with run.scores_file.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
                 scores[row["id"]] = {
-                    k: _number(v) for k, v in row.items() if k not in _SCORE_SKIP and v != ""
+                    k: number(v) for k, v in row.items() if k not in _SCORE_SKIP and v != ""
                 }
     for sample in _jsonl(run.samples_file):
         sid = str(sample.get("id"))
@@ -500,7 +462,5 @@ def run_samples(run: RunResults) -> Iterator[dict[str, Any]]:
 
 def data_roots(workdir: Path) -> list[Path]:
     """Folders images may be served from: the work dir's prepared and cached data."""
-    from vlmhyperbench import Workdir
-
-    folders = Workdir(workdir)
-    return [folders.generated_root, folders.cache_root, folders.root / "datasets"]
+    layout = Workdir(workdir)
+    return [layout.generated_root, layout.cache_root, layout.stage_root("sync")]

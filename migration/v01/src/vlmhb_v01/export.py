@@ -10,8 +10,9 @@ and the reference answer) and each aggregator the run computed (``by_doc_questio
 named them (upper case: CER, WER, ANLS...).
 
 It reads only the files the stages wrote in the work dir (``runs/<infer_id>/run.json``,
-``datasets/<sync_id>/samples.jsonl``, ``evals/<eval_id>/*.csv``), never the core, so a v0.1
-export can be written from a finished work dir wherever this package is installed. The report
+``datasets/<sync_id>/samples.jsonl``, ``evals/<eval_id>/*.csv``), found and read with
+vlmhb-workdir (the layout's one owner), never the core, so a v0.1 export can be written from
+a finished work dir wherever this package is installed. The report
 stage calls it through the entry-point group ``vlmhyperbench.reports``.
 """
 
@@ -22,6 +23,18 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from vlmhb_workdir import (
+    PER_SAMPLE_FILE,
+    RUN_CONFIG_FILE,
+    RunResult,
+    Workdir,
+    WorkdirFileError,
+    aggregate_file,
+    read_csv_text,
+    read_jsonl,
+    read_run,
+)
 
 V01_GROUP_COLUMNS = {
     "by_doc_type": ["doc_class"],
@@ -121,37 +134,38 @@ def write_run_answers(workdir: Path, infer_id: str) -> Path | None:
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _read_json(path: Path, what: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ExportError(f"{path}: not found; expected {what}") from exc
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{path}: expected {what} as JSON ({exc})") from exc
+        return read_csv_text(path)
+    except WorkdirFileError as exc:
+        raise ExportError(str(exc)) from exc
 
 
-def _samples(workdir: Path, infer_id: str) -> dict[str, dict[str, Any]]:
-    run_json = workdir / "runs" / infer_id / "run.json"
-    run = _read_json(run_json, "the inference stage's record with its sync_id")
-    if not isinstance(run, dict) or not run.get("sync_id"):
+def _run(layout: Workdir, entry: Mapping[str, Any]) -> RunResult:
+    """The run's stage folders and its ``run.json`` (which names the dataset's sync stage)."""
+    run_json = layout.stage_dir("infer", str(entry["infer_id"])) / RUN_CONFIG_FILE
+    if not run_json.is_file():
+        raise ExportError(
+            f"{run_json}: not found; expected the inference stage's record with its sync_id"
+        )
+    try:
+        found = read_run(layout, entry)
+    except WorkdirFileError as exc:
+        raise ExportError(
+            f"{exc}; expected the inference stage's record with its sync_id as JSON"
+        ) from exc
+    if found.samples_file is None:
         raise ExportError(f"{run_json}: sync_id: expected the id of the dataset's sync stage")
-    path = workdir / "datasets" / run["sync_id"] / "samples.jsonl"
-    samples = []
+    return found
+
+
+def _samples(found: RunResult) -> dict[str, dict[str, Any]]:
+    path = found.samples_file
+    if path is None or not path.is_file():
+        raise ExportError(f"{path}: not found; expected the synced dataset's samples")
     try:
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        samples.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise ExportError(f"{path}:{line_no}: expected a JSON sample") from exc
-    except FileNotFoundError as exc:
-        raise ExportError(f"{path}: not found; expected the synced dataset's samples") from exc
-    return {str(s["id"]): s for s in samples}
+        return read_jsonl(path)
+    except WorkdirFileError as exc:
+        raise ExportError(f"{exc}; expected a JSON sample") from exc
 
 
 def _reference(sample: dict[str, Any]) -> str:
@@ -171,15 +185,15 @@ def write_v01(out: Path, runs: list[Mapping[str, Any]], workdir: Path) -> None:
     ``prompt``, ``infer_id``, ``eval_id``...); ``workdir`` is the work-dir root. Runs without
     an evaluation (failed, or inference only) get no report files, as v0.1 had none for them.
     """
-    out, workdir = Path(out), Path(workdir)
+    out, layout = Path(out), Workdir(workdir)
     for entry in runs:
         infer_id, eval_id = entry.get("infer_id"), entry.get("eval_id")
         if infer_id:
             write_run_answers(workdir, infer_id)
         if not infer_id or not eval_id:
             continue
-        eval_dir = workdir / "evals" / eval_id
-        per_sample_path = eval_dir / "per_sample.csv"
+        eval_dir = layout.stage_dir("eval", str(eval_id))
+        per_sample_path = eval_dir / PER_SAMPLE_FILE
         if not per_sample_path.exists():
             continue
         stem = f"{entry['model']}_{entry['dataset']}_{entry['prompt']}"
@@ -198,7 +212,7 @@ def write_v01(out: Path, runs: list[Mapping[str, Any]], workdir: Path) -> None:
             ["id", "model_answer"],
             [[r["id"], r["answer"]] for r in per_sample],
         )
-        samples = _samples(workdir, infer_id)
+        samples = _samples(_run(layout, entry))
         by_id = []
         for r in per_sample:
             sample = samples.get(r["id"], {})
@@ -215,7 +229,7 @@ def write_v01(out: Path, runs: list[Mapping[str, Any]], workdir: Path) -> None:
             by_id,
         )
         for aggregator in V01_AGGREGATORS:
-            path = eval_dir / f"metrics_{aggregator}.csv"
+            path = eval_dir / aggregate_file(aggregator)
             if not path.exists():
                 continue
             rows = _read_csv(path)
