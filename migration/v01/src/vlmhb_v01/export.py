@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmhb_workdir import (
+    ANSWERS_FILE,
     PER_SAMPLE_FILE,
     RUN_CONFIG_FILE,
     RunResult,
@@ -117,13 +118,14 @@ def write_run_answers(workdir: Path, infer_id: str) -> Path | None:
     """``runs/<infer_id>/answers.csv`` from the stage's ``answers.jsonl``, in the dataset's
     sample order (the records' own order if the synced samples are gone); ``None`` (nothing
     written) when the stage has no answers."""
-    folder = Path(workdir) / "runs" / infer_id
-    answers_path = folder / "answers.jsonl"
+    layout = Workdir(workdir)
+    folder = layout.stage_dir("infer", infer_id)
+    answers_path = folder / ANSWERS_FILE
     if not answers_path.is_file():
         return None
     records = read_answer_records(answers_path)
     try:  # the stage answered in the dataset's order; so does the file
-        order = [i for i in _samples(Path(workdir), infer_id) if i in records]
+        order = [i for i in _samples(_run(layout, {"infer_id": infer_id})) if i in records]
     except ExportError:
         order = []
     listed = set(order)
