@@ -400,6 +400,7 @@ def read_results(workdir: Path, experiment: str) -> ExperimentResults:
             metric_versions=item.get("metric_versions", {}),
             main_metric=item.get("main_metric") if item.get("main_metric") in metrics else None,
             per_field=summary.get("per_field") or {},
+            higher_is_better=summary.get("higher_is_better") or {},  # declared directions
         )
         run_config = read_json(infer_dir / "run.json") if (infer_dir / "run.json").is_file() else {}
         sync_dir = (
