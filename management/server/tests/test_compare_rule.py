@@ -139,3 +139,13 @@ def test_leaderboard_rows_carry_each_metrics_declared_direction() -> None:
         "field_f1": True,
         "field_omission_rate": False,
     }
+
+
+def test_runs_that_share_no_sample_get_deltas_without_tests() -> None:
+    """Two runs over different samples: the leaderboard's deltas, no test, no error."""
+    samples_a = {f"a{i}": {"answer": "a", "scores": {"chrf": 0.2, "anls": 0.5}} for i in range(4)}
+    samples_b = {f"b{i}": {"answer": "b", "scores": {"chrf": 0.9, "anls": 0.9}} for i in range(4)}
+    result = compare_pair(_row("a", 0.31, 0.5), _row("b", 0.42, 0.9), samples_a, samples_b)
+    assert result["samples_shared"] == 0
+    anls = {m["metric"]: m for m in result["metrics"]}["anls"]
+    assert anls["delta"] == pytest.approx(0.4) and "verdict" not in anls

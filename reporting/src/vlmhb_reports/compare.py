@@ -124,6 +124,8 @@ def _field_comparisons(
         higher = sa.higher_is_better.get(metric, True)
         family = []
         for name in sorted(set(sa.fields[metric]) & set(sb.fields[metric])):
+            if not set(sa.fields[metric][name]) & set(sb.fields[metric][name]):
+                continue
             pairing = stats.pair_by_id(
                 sa.fields[metric][name], sb.fields[metric][name], missing="drop"
             )
@@ -197,6 +199,8 @@ def compare_runs(
     comparisons, extras, untested = [], [], []
     field_rows: list[tuple[Any, dict[str, Any]]] = []
     for sa, sb in pairs:
+        if not set(sa.answers) & set(sb.answers):  # nothing to pair: no test, no agreement
+            continue
         agreement = answer_agreement(*_paired_answers(sa, sb))
         shared = {
             "run_a": sa.label,
@@ -209,7 +213,13 @@ def compare_runs(
             if "run" in (sa.aggregation.get(metric), sb.aggregation.get(metric)):
                 untested.append(_run_level_row(metric, sa, sb, higher, shared))
                 continue
-            if metric in sa.ratios and metric in sb.ratios:
+            if not set(sa.values[metric]) & set(sb.values[metric]):
+                continue  # no sample scored on both sides
+            if (
+                metric in sa.ratios
+                and metric in sb.ratios
+                and set(sa.ratios[metric]) & set(sb.ratios[metric])
+            ):
                 pairing = pair_by_id(sa.ratios[metric], sb.ratios[metric], missing="drop")
                 result = compare_ratios(
                     [x[0] for x in pairing.a],
