@@ -15,7 +15,7 @@ from pathlib import Path
 import websockets
 from helpers import TOKEN, ServerProcess, wait_status
 from vlmhb_server import store
-from vlmhb_server.leader import LeaderLock
+from vlmhb_server.supervisor_lock import SupervisorLock
 
 
 def _children(pid: int) -> set[int]:
@@ -42,7 +42,7 @@ def _api_workers(server: ServerProcess) -> set[int]:
 
 
 def _leader(server: ServerProcess, timeout_s: float = 30) -> int:
-    lock = LeaderLock(server.workdir / "server" / "supervisor.lock")
+    lock = SupervisorLock(server.workdir / "server" / "supervisor.lock")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         pid = lock.holder()
@@ -64,22 +64,22 @@ def test_lock_is_exclusive_and_freed_when_its_holder_dies(tmp_path: Path) -> Non
         [
             sys.executable,
             "-c",
-            "import sys, time; from vlmhb_server.leader import LeaderLock; "
-            f"assert LeaderLock({str(path)!r}).try_acquire(); print('held', flush=True); "
+            "import sys, time; from vlmhb_server.supervisor_lock import SupervisorLock; "
+            f"assert SupervisorLock({str(path)!r}).try_acquire(); print('held', flush=True); "
             "time.sleep(600)",
         ],
         stdout=subprocess.PIPE,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        mine = LeaderLock(path)
+        mine = SupervisorLock(path)
         assert not mine.try_acquire() and mine.holder() == holder.pid
         holder.kill()  # SIGKILL: no cleanup runs, the kernel drops the lock
         holder.wait()
         assert mine.try_acquire() and mine.holder() == os.getpid()
-        assert not LeaderLock(path).try_acquire()  # exclusive within a process too
+        assert not SupervisorLock(path).try_acquire()  # exclusive within a process too
         mine.release()
-        assert LeaderLock(path).try_acquire()
+        assert SupervisorLock(path).try_acquire()
     finally:
         holder.kill()
         holder.wait()

@@ -69,6 +69,8 @@ export interface LeaderboardRow {
   main_metric?: string | null;
   /** KIE runs: field -> metric -> value, 95% CI and samples behind it. */
   per_field?: Record<string, Record<string, FieldScore>>;
+  /** Each metric's direction as its registry entry declared it (per-field metrics too). */
+  higher_is_better?: Record<string, boolean>;
   [extra: string]: unknown;
 }
 
@@ -255,8 +257,15 @@ export function query(params: Record<string, string | number | undefined | null>
   return text ? `?${text}` : "";
 }
 
-/** Metric names where smaller is better (same rule as the server's figures). */
-const LOWER_IS_BETTER = /(^|_)(cer|wer|ter|error|errors|latency|distance|loss|omission)($|_)/i;
-export function higherIsBetter(metric: string): boolean {
-  return !LOWER_IS_BETTER.test(metric);
+/**
+ * A metric's direction as the leaderboard rows carry it (`higher_is_better`, declared by the
+ * metric's registry entry); a metric no row declares counts as higher-is-better, as in
+ * `vlmhb compare`. Never guessed from the name.
+ */
+export function higherIsBetter(rows: readonly LeaderboardRow[], metric: string): boolean {
+  for (const row of rows) {
+    const declared = row.higher_is_better?.[metric];
+    if (typeof declared === "boolean") return declared;
+  }
+  return true;
 }

@@ -33,6 +33,7 @@ describe("Leaderboard", () => {
       {
         run: "t", model: "tesseract", dataset: "receipts", prompt: "kie", task: "kie", main_metric: "field_f1",
         metrics: { structural_fidelity: 1, field_f1: 0.5 },
+        higher_is_better: { structural_fidelity: true, field_f1: true, field_omission_rate: false },
         per_field: {
           total: { field_f1: { value: 0.25, ci: [0.1, 0.4], n: 8 }, field_omission_rate: { value: 0.5, n: 8 } },
           company: { field_f1: { value: 1, n: 8 }, field_omission_rate: { value: 0, n: 8 } },

@@ -8,7 +8,7 @@ reported on, compared and charted anywhere this package is installed::
 
     columns, runs = load_experiment(".work", "default")
     figures = build_figures(runs)          # Plotly figures, as in report.html
-    rows = compare(".work", "default", "default-tuned")
+    rows = compare(".work", "default", "default-tuned")  # compare_runs(): RunScores pairs
     parity = token_parity(read_answers(a), read_answers(b), load_tokenizer(checkpoint))
 
 Report kinds (``leaderboard``, ``html``; other packages add theirs) are entry points of the
@@ -41,7 +41,7 @@ from .columns import (
     higher_is_better,
     quality_columns,
 )
-from .compare import CompareError, compare
+from .compare import CompareError, RunScores, compare, compare_runs, load_scores
 from .fields import OMISSION_METRIC, deciding_field_metric, field_rows, field_table
 from .figures import FigureSpec, build_figures, main_metric
 from .html import report_page
@@ -76,9 +76,11 @@ __all__ = [
     "RunData",
     "RunEntry",
     "RunNotFound",
+    "RunScores",
     "backend_pairs",
     "build_figures",
     "compare",
+    "compare_runs",
     "deciding_field_metric",
     "field_rows",
     "field_table",
@@ -87,6 +89,7 @@ __all__ = [
     "leaderboard_rows",
     "load_experiment",
     "load_run",
+    "load_scores",
     "load_tokenizer",
     "main_metric",
     "quality_columns",

@@ -13,6 +13,10 @@ A metric whose value is a run-level statistic (``aggregation: run`` in metrics.j
 chrF and BLEU, latency percentiles, throughput) is not the mean of its per-sample values, so
 a paired test of those would be about another number: its row gives A, B and the delta with
 the verdict ``not tested``.
+
+One rule: :func:`compare_runs` takes the two sides as :class:`RunScores` wherever they were
+read from; :func:`compare` reads them from a work dir (:func:`load_scores`), the management
+server from its database, so ``vlmhb compare`` and ``/api/compare`` give the same verdicts.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +46,22 @@ class CompareError(ValueError):
 
 @dataclass
 class RunScores:
+    """One run's scores as a comparison needs them, wherever they were read from (the work
+    dir's files by :func:`load_scores`, or a database holding the same per-sample scores)."""
+
     label: str
     key: tuple[str, str, str]  # model, dataset, prompt
     values: dict[str, dict[str, float]]  # metric -> sample id -> value
-    ratios: dict[str, dict[str, tuple[float, float]]]  # metric -> id -> (num, den)
     answers: dict[str, str | None]
-    higher_is_better: dict[str, bool]
-    fields: dict[str, dict[str, dict[str, float]]]  # metric -> field -> sample id -> value
+    higher_is_better: dict[str, bool]  # as the metrics' registry entries declared them
     run_values: dict[str, float]  # metric -> the value the leaderboard shows
-    aggregation: dict[str, str]  # metric -> mean / ratio / run (absent: an older evaluation)
+    aggregation: dict[str, str] = field(default_factory=dict)  # mean / ratio / run
+    ratios: dict[str, dict[str, tuple[float, float]]] = field(
+        default_factory=dict
+    )  # metric -> id -> (num, den); without them a corpus metric is compared as a mean
+    fields: dict[str, dict[str, dict[str, float]]] = field(
+        default_factory=dict
+    )  # metric -> field -> sample id -> value
 
 
 def _float(text: str) -> float | None:
@@ -113,6 +125,8 @@ def _field_comparisons(
         higher = sa.higher_is_better.get(metric, True)
         family = []
         for name in sorted(set(sa.fields[metric]) & set(sb.fields[metric])):
+            if not set(sa.fields[metric][name]) & set(sb.fields[metric][name]):
+                continue
             pairing = stats.pair_by_id(
                 sa.fields[metric][name], sb.fields[metric][name], missing="drop"
             )
@@ -144,16 +158,6 @@ def _field_comparisons(
 
 def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]]:
     """One row per (pair of runs, metric): a, b, delta, its CI, p-value, verdict."""
-    import vlmhb_statistics as stats
-    from vlmhb_statistics import (
-        answer_agreement,
-        compare_binary,
-        compare_means,
-        compare_ratios,
-        holm_adjust,
-        pair_by_id,
-    )
-
     index = runs_index(workdir)
     try:
         left, right = select_runs(index, a), select_runs(index, b)
@@ -168,11 +172,37 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
         ]
     if not pairs:
         raise CompareError(f"{a!r} and {b!r} share no run to compare")
+    loaded = [(load_scores(workdir, run_a), load_scores(workdir, run_b)) for run_a, run_b in pairs]
+    return compare_runs(loaded, seed=seed)
+
+
+def compare_runs(
+    pairs: Sequence[tuple[RunScores, RunScores]], seed: int = 0
+) -> list[dict[str, Any]]:
+    """The one comparison rule, for ``vlmhb compare`` and the server's ``/api/compare`` alike.
+
+    Per pair and metric both runs scored: the ratio form for corpus metrics (CER, WER: their
+    ``ratios``), McNemar for 0/1 metrics (:data:`EXACT_METRICS`), a paired bootstrap for
+    means; a run-level metric is ``not tested``; per-field rows are Holm-adjusted within a
+    metric; with more than one pair, every metric row is Holm-adjusted across them (the
+    family-wise error held at alpha). Rows carry ``run_a``/``run_b`` (each side's ``label``).
+    """
+    import vlmhb_statistics as stats
+    from vlmhb_statistics import (
+        answer_agreement,
+        compare_binary,
+        compare_means,
+        compare_ratios,
+        holm_adjust,
+        pair_by_id,
+    )
+
     comparisons, extras, untested = [], [], []
     field_rows: list[tuple[Any, dict[str, Any]]] = []
-    for run_a, run_b in pairs:
-        sa, sb = load_scores(workdir, run_a), load_scores(workdir, run_b)
-        agreement = answer_agreement(*_paired_answers(sa, sb, pair_by_id))
+    for sa, sb in pairs:
+        if not set(sa.answers) & set(sb.answers):  # nothing to pair: no test, no agreement
+            continue
+        agreement = answer_agreement(*_paired_answers(sa, sb))
         shared = {
             "run_a": sa.label,
             "run_b": sb.label,
@@ -184,7 +214,13 @@ def compare(workdir: Path, a: str, b: str, seed: int = 0) -> list[dict[str, Any]
             if "run" in (sa.aggregation.get(metric), sb.aggregation.get(metric)):
                 untested.append(_run_level_row(metric, sa, sb, higher, shared))
                 continue
-            if metric in sa.ratios and metric in sb.ratios:
+            if not set(sa.values[metric]) & set(sb.values[metric]):
+                continue  # no sample scored on both sides
+            if (
+                metric in sa.ratios
+                and metric in sb.ratios
+                and set(sa.ratios[metric]) & set(sb.ratios[metric])
+            ):
                 pairing = pair_by_id(sa.ratios[metric], sb.ratios[metric], missing="drop")
                 result = compare_ratios(
                     [x[0] for x in pairing.a],
@@ -252,6 +288,6 @@ def _run_level_row(
     }
 
 
-def _paired_answers(sa: RunScores, sb: RunScores, pair_by_id: Any) -> tuple[dict, dict]:
+def _paired_answers(sa: RunScores, sb: RunScores) -> tuple[dict, dict]:
     shared = sorted(set(sa.answers) & set(sb.answers))
     return {k: sa.answers[k] or "" for k in shared}, {k: sb.answers[k] or "" for k in shared}

@@ -362,6 +362,7 @@ def _run_results(found: RunResult, base: list[str], tail: list[str]) -> RunResul
         metric_versions=item.get("metric_versions", {}),
         main_metric=item.get("main_metric") if item.get("main_metric") in metrics else None,
         per_field=found.summary.get("per_field") or {},
+        higher_is_better=found.summary.get("higher_is_better") or {},  # declared directions
     )
     if found.summary:  # which metrics a paired test may be about
         extra["aggregation"] = found.summary.get("aggregation", {})

@@ -97,7 +97,7 @@ class Settings:
 
     @property
     def leader_lock(self) -> Path:
-        """The file lock whose holder supervises the queue (see ``vlmhb_server.leader``)."""
+        """The file lock whose holder supervises the queue (see ``vlmhb_server.supervisor_lock``)."""
         return self.server_dir / "supervisor.lock"
 
     def to_json(self) -> str:

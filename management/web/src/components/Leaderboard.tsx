@@ -55,7 +55,7 @@ function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
   const metrics = useMemo(() => metricColumns(rows), [rows]);
   const hasLatency = rows.some((r) => typeof r.latency_p50_s === "number");
   const main = rows.map((r) => r.main_metric).find((m): m is string => !!m && metrics.includes(m)) ?? metrics[0];
-  const [sort, setSort] = useState<SortState>(main ? { column: main, desc: higherIsBetter(main) } : null);
+  const [sort, setSort] = useState<SortState>(main ? { column: main, desc: higherIsBetter(rows, main) } : null);
   const sorted = useMemo(() => {
     if (!sort) return rows;
     return [...rows].sort((a, b) => {
@@ -71,7 +71,7 @@ function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
     const out: Record<string, number> = {};
     for (const m of metrics) {
       const values = rows.map((r) => r.metrics[m]).filter((v): v is number => typeof v === "number");
-      if (values.length) out[m] = higherIsBetter(m) ? Math.max(...values) : Math.min(...values);
+      if (values.length) out[m] = higherIsBetter(rows, m) ? Math.max(...values) : Math.min(...values);
     }
     return out;
   }, [rows, metrics]);
@@ -96,7 +96,7 @@ function TaskBoard({ task, rows }: { task: string; rows: LeaderboardRow[] }) {
               {header("model")}
               {header("prompt")}
               {header("dataset")}
-              {metrics.map((m) => header(m, `${m} ${higherIsBetter(m) ? "↑" : "↓"}${m === main ? " (main)" : ""}`))}
+              {metrics.map((m) => header(m, `${m} ${higherIsBetter(rows, m) ? "↑" : "↓"}${m === main ? " (main)" : ""}`))}
               {hasLatency && header("latency_p50_s", "p50 latency (s)")}
               {header("samples")}
             </tr>
@@ -152,7 +152,7 @@ export function FieldTable({ row }: { row: LeaderboardRow }) {
               <th>field</th>
               {metrics.map((m) => (
                 <th key={m}>
-                  {m} {higherIsBetter(m) ? "↑" : "↓"}
+                  {m} {higherIsBetter([row], m) ? "↑" : "↓"}
                 </th>
               ))}
             </tr>

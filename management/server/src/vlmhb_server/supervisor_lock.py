@@ -18,7 +18,9 @@ import os
 from pathlib import Path
 
 
-class LeaderLock:
+class SupervisorLock:
+    """An exclusive, non-blocking ``flock`` on one file; the holder supervises the queue."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
