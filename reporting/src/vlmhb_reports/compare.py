@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmhb_workdir import METRICS_FILE, Workdir, read_object
+from vlmhb_workdir import METRICS_FILE, PER_SAMPLE_FILE, RATIOS_FILE, Workdir, read_object
 
 from .columns import SAMPLE_KEYS
 from .records import RunNotFound, run_label, runs_index, select_runs
@@ -77,12 +77,12 @@ def load_scores(workdir: Path, run: dict[str, Any]) -> RunScores:
     if not Workdir.is_done(folder):
         raise CompareError(f"run {run_label(run)}: its evaluation {folder} is not complete")
     metrics = read_object(folder / METRICS_FILE)
-    with (folder / "per_sample.csv").open(encoding="utf-8", newline="") as handle:
+    with (folder / PER_SAMPLE_FILE).open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     columns = [c for c in (rows[0] if rows else {}) if c not in SAMPLE_KEYS]
     values = {c: {r["id"]: v for r in rows if (v := _float(r[c])) is not None} for c in columns}
     ratios: dict[str, dict[str, tuple[float, float]]] = {}
-    ratio_path = folder / "ratios.json"
+    ratio_path = folder / RATIOS_FILE
     if ratio_path.exists():
         data = json.loads(ratio_path.read_text(encoding="utf-8"))
         for column, ratio in data.get("ratios", {}).items():
