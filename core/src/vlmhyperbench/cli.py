@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from .api import RegistryInvalid, open_registry
 from .cli_options import (
     LimitOption,
     ModeOption,
@@ -22,7 +21,8 @@ from .cli_options import (
     err,
     out,
 )
-from .cli_run import EXIT_BAD_INPUT, run_experiment
+from .cli_registry import fail, load_registry
+from .cli_run import run_experiment
 from .registry import write_json_schemas
 
 app = typer.Typer(
@@ -39,26 +39,6 @@ metrics_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(metrics_app, name="metrics")
-
-
-def fail(lines: list[str] | str) -> None:
-    for line in [lines] if isinstance(lines, str) else lines:
-        err.print(line, markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def load_registry(
-    registries: Path,
-    mode: str | None,
-    overlays: list[Path] | None = None,
-    experiment_files: list[Path] | None = None,
-):
-    try:
-        return open_registry(registries, mode, overlays or [], experiment_files or [])
-    except RegistryInvalid as exc:
-        fail([*exc.lines, f"{len(exc.problems)} problem(s) found"])
-    except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
 
 
 @app.command()

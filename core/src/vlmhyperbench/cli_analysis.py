@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         overlay: OverlayOption = None,
     ) -> None:
         """The stages that would run, the cached ones, and an estimated time for each."""
-        from .cli import load_registry
+        from .cli_registry import load_registry
         from .cli_run import plan_for, print_plan
 
         files = [Path(experiment)] if experiment.endswith((".yaml", ".yml")) else []
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         from vlmhb_reports import RunNotFound
 
         from .analysis.parity import parity as run_parity
-        from .cli import load_registry
+        from .cli_registry import load_registry
         from .cli_run import EXIT_BAD_INPUT
 
         registry = load_registry(registries, mode, overlay)
