@@ -9,8 +9,7 @@ Run it with ``vlmhb-server`` (see ``vlmhb-server --help``), or embed it::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .app import create_app
 from .auth import TokenAuth, create_token, hash_token
 from .core_bridge import InputError

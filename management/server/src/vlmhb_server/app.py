@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from . import __version__, search
+from . import search
+from ._version import __version__
 from .auth import TokenAuth, install_log_redaction
 from .dashboard import add_dashboard
 from .guards import BodyLimit, RejectNul, SecurityHeaders

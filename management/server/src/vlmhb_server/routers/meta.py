@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
-from .. import __version__, core_bridge
+from .. import core_bridge
+from .._version import __version__
 from ..services import Svc
 
 router = APIRouter()
