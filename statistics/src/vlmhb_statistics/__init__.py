@@ -22,15 +22,6 @@ from .bootstrap import (
     paired_bootstrap_delta,
     paired_bootstrap_ratio_delta,
 )
-from .compare import (
-    Comparison,
-    Verdict,
-    compare_binary,
-    compare_means,
-    compare_ratios,
-    holm_adjust,
-    verdict,
-)
 from .significance import (
     McNemarTest,
     PermutationTest,
@@ -38,6 +29,15 @@ from .significance import (
     mcnemar,
     paired_permutation_ratio_test,
     paired_permutation_test,
+)
+from .verdicts import (
+    Comparison,
+    Verdict,
+    compare_binary,
+    compare_means,
+    compare_ratios,
+    holm_adjust,
+    verdict,
 )
 
 __all__ = [
