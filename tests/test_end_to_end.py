@@ -199,26 +199,8 @@ def test_v01_user_config_with_independent_filters(vlmhb, tmp_path: Path) -> None
     status = vlmhb("status", "--workdir", str(workdir), check=True)
     assert "done" in status.stdout and "infer" in status.stdout
 
-
-def test_v01_answers_csv_beside_each_runs_answers(vlmhb, tmp_path: Path) -> None:
-    """answers.csv comes from the `v01` report kind (the core writes no v0.1 file): an
-    experiment made from a user_config lists it, so the file is where the infer stage put it."""
-    overlay = _smoke_overlay(tmp_path / "overlay")
-    config = tmp_path / "user_config.csv"
-    config.write_text(
-        "\ufeffdataset;task;framework;model_name;system_prompt;prompt_collection;metrics;"
-        "only_evaluate_metrics;metrics_aggregators;filter_doc_class;filter_question_type\n"
-        "small-vqa;VQA;OCR;tesseract;;;['CER'];False;['general'];;\n",
-        encoding="utf-8",
-    )
-    workdir = tmp_path / "work"
-    proc = vlmhb(
-        "run", "--user-config", str(config), "--workdir", str(workdir), "--overlay", str(overlay)
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs = json.loads(
-        (workdir / "reports" / "user_config" / "runs.json").read_text(encoding="utf-8")
-    )
+    # answers.csv comes from the `v01` report kind (the core writes no v0.1 file): an
+    # experiment made from a user_config lists it, so the file is where the infer stage put it
     folder = workdir / "runs" / runs[0]["infer_id"]
     raw = (folder / "answers.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
