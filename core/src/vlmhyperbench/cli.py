@@ -111,6 +111,21 @@ def run(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster (executor ray).")
     ] = None,
+    ray_storage: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-storage",
+            help="s3://BUCKET/PREFIX: stage folders travel through this bucket, for Ray nodes "
+            "that share no filesystem (executor ray; also $VLMHB_RAY_STORAGE).",
+        ),
+    ] = None,
+    ray_storage_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-storage-endpoint",
+            help="The S3-compatible server of --ray-storage (else each node's AWS_ENDPOINT_URL).",
+        ),
+    ] = None,
     max_cost: Annotated[
         float | None,
         typer.Option(
@@ -134,7 +149,12 @@ def run(
             fail(f"{path}: no such experiment file")
         files.append(path)
     registry = load_registry(registries, mode, overlay, files)
-    options = {"ray_address": ray_address} if ray_address else {}
+    given = {
+        "ray_address": ray_address,
+        "ray_storage": ray_storage,
+        "ray_storage_endpoint": ray_storage_endpoint,
+    }
+    options = {name: value for name, value in given.items() if value}
     code = run_experiment(
         registry,
         experiment,

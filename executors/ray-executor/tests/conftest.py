@@ -113,6 +113,10 @@ def ray_cluster(env_cache: Path) -> Iterator[RayCluster]:
         **os.environ,
         "VLMHB_ENV_CACHE": str(env_cache),  # the nodes' own cache: here the test's
         "RAY_USAGE_STATS_ENABLED": "0",
+        # storage-mode tests: each node reads S3 credentials from its own environment
+        "AWS_ACCESS_KEY_ID": "vlmhb-test",
+        "AWS_SECRET_ACCESS_KEY": "vlmhb-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.pop("RAY_ADDRESS", None)
     port, dashboard_port = _free_port(), _free_port()

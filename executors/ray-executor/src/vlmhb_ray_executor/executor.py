@@ -10,9 +10,10 @@ Task and actor names are ``vlmhb-<kind>-<stage id>``, so ``ray list tasks`` and 
 show what runs. Model-server actors are not detached: Ray kills them (and, through them, the
 server processes) when the driver that owns them dies, so a killed run leaves nothing behind.
 
-This first version assumes the driver's paths exist on every node (one machine, or a cluster
-whose nodes mount one shared volume at the same path); a worker that cannot see them fails
-with an error that says so.
+Two ways to reach the data: a filesystem shared by every node at the driver's paths (one
+machine, or one volume mounted everywhere; a worker that cannot see them fails with an error
+that says so), or, with ``storage`` set, an S3-compatible bucket through which every stage's
+folders travel (``transfer``): no shared filesystem needed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ from vlmhb_executor_api import (
 
 from . import remote
 from .resources import service_options, stage_options
+from .sealed import seal
+from .transfer import (
+    Moved,
+    ObjectStore,
+    StageTransfer,
+    StorageError,
+    stage_inputs,
+    stage_outputs,
+)
+
+STORAGE_ENV = "VLMHB_RAY_STORAGE"
+"""The bucket for stage folders when nodes share no filesystem (``s3://bucket/prefix``)."""
 
 DEFAULT_PLACEMENT_TIMEOUT_S = 300.0
 """How long a model server that no node can host *now* waits for one (an autoscaling
@@ -55,6 +68,9 @@ class RayExecutor:
     stopped by ``close``). Ray already initialised in this process (a notebook, a benchmark)
     is used as it is and left running. ``stage_cpus`` is the CPU slots each stage task holds;
     ``stage_retries`` how often a stage whose worker or node died is started again.
+    ``storage`` (``s3://bucket/prefix``, else ``$VLMHB_RAY_STORAGE``) on ``storage_endpoint``
+    (else boto3's settings, e.g. ``AWS_ENDPOINT_URL``, on each node) moves stage folders
+    between nodes through that bucket instead of a shared filesystem.
     """
 
     kind = "ray"
@@ -68,6 +84,8 @@ class RayExecutor:
         stage_cpus: float = 1.0,
         stage_retries: int = 2,
         placement_timeout_s: float = DEFAULT_PLACEMENT_TIMEOUT_S,
+        storage: str | None = None,
+        storage_endpoint: str | None = None,
     ) -> None:
         self.env_manager = env_manager
         self.workdir = Path(workdir)
@@ -86,6 +104,13 @@ class RayExecutor:
         self._actor_cls: Any = None
         self._noop: Any = None
         self._services: list[RayService] = []
+        storage = storage or os.environ.get(STORAGE_ENV) or None
+        try:
+            self.store = ObjectStore(storage, storage_endpoint) if storage else None
+        except ValueError as exc:
+            raise ExecutorError(str(exc)) from exc
+        self.transfers: list[StageTransfer] = []
+        """Per stage attempt, what travelled through the bucket (storage mode only)."""
 
     # --- connection ------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -135,17 +160,33 @@ class RayExecutor:
         emit: Callable[[str], None] = on_output or (lambda line: None)
         output_dir = Path(spec.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        token = _write_probe(output_dir)
+        store = self.store
+        token = None if store else _write_probe(output_dir)
         options = stage_options(spec, self.stage_cpus)
         name = f"vlmhb-{spec.name}"
         lost = 0
         try:
             while True:
+                transfer = StageTransfer(spec.name)
+                if store is not None:  # each attempt starts from the driver's folders
+                    transfer.driver_push = self._moved(
+                        [store.push(folder, delete="all") for folder in stage_inputs(spec)]
+                    )
                 generator = self._stage_fn.options(name=name, max_retries=0, **options).remote(
-                    spec.model_dump_json(), self._settings, token
+                    spec.model_dump_json(),
+                    self._settings,
+                    token,
+                    store.as_dict() if store else None,
                 )
                 try:
-                    return self._follow(spec, generator, emit)
+                    outcome = self._follow(spec, generator, emit, transfer)
+                    if store is not None:
+                        transfer.driver_pull = self._moved(
+                            [store.pull(f, delete=d) for f, d in stage_outputs(spec)]
+                        )
+                        self.transfers.append(transfer)
+                        emit(_transfer_line(transfer))
+                    return outcome
                 except _WorkerLost as exc:
                     lost += 1
                     if lost > self.stage_retries:
@@ -161,10 +202,26 @@ class RayExecutor:
                     with contextlib.suppress(Exception):
                         ray.cancel(generator)
                     raise
+        except StorageError as exc:
+            raise ExecutorError(f"stage {spec.name!r}: {exc}") from exc
         finally:
-            (output_dir / remote.PROBE_FILE).unlink(missing_ok=True)
+            if token is not None:
+                (output_dir / remote.PROBE_FILE).unlink(missing_ok=True)
 
-    def _follow(self, spec: StageSpec, generator: Any, emit: Callable[[str], None]) -> StageOutcome:
+    @staticmethod
+    def _moved(parts: list[Moved]) -> Moved:
+        total = Moved()
+        for part in parts:
+            total.add(part)
+        return total
+
+    def _follow(
+        self,
+        spec: StageSpec,
+        generator: Any,
+        emit: Callable[[str], None],
+        transfer: StageTransfer | None = None,
+    ) -> StageOutcome:
         ray = self._ray
         from ray import exceptions as rex
 
@@ -187,6 +244,9 @@ class RayExecutor:
             if kind == "lines":
                 for line in payload:
                     emit(line)
+            elif kind == "transfer" and transfer is not None:
+                for side, moved in payload.items():
+                    setattr(transfer, side, Moved(**moved))
             elif kind == "outcome":
                 return StageOutcome.model_validate(payload)
             elif kind == "error":
@@ -201,7 +261,7 @@ class RayExecutor:
         options = service_options(spec)
         name = f"vlmhb-{spec.name}"
         spec.log_dir.mkdir(parents=True, exist_ok=True)
-        token = _write_probe(spec.log_dir)
+        token = None if self.store else _write_probe(spec.log_dir)
         try:
             self._wait_name_free(name)
             actor = self._actor_cls.options(
@@ -214,7 +274,15 @@ class RayExecutor:
             try:
                 self._wait_placed(actor, spec, options)
                 self._prewarm()  # the actor took an idle worker: have one ready for the next
-                info = ray.get(actor.start.remote(service_spec_json(spec), token))
+                if self.store is None:
+                    info = ray.get(actor.start.remote(service_spec_json(spec), token))
+                else:  # no shared filesystem: the secrets go sealed to the actor's own key
+                    sealed = seal(
+                        {k: v.get_secret_value() for k, v in spec.secrets.items()},
+                        ray.get(actor.public_key.remote()),
+                    )
+                    unsealed = spec.model_copy(update={"secrets": {}}).model_dump_json()
+                    info = ray.get(actor.start.remote(unsealed, None, sealed))
             except BaseException:
                 ray.kill(actor, no_restart=True)
                 raise
@@ -222,7 +290,8 @@ class RayExecutor:
                 ray.kill(actor, no_restart=True)
                 raise remote_error(info["error"], f"model server {spec.name!r}")
         finally:
-            (spec.log_dir / remote.PROBE_FILE).unlink(missing_ok=True)
+            if token is not None:
+                (spec.log_dir / remote.PROBE_FILE).unlink(missing_ok=True)
         service = RayService(self, actor, name, info)
         self._services.append(service)
         return service
@@ -391,6 +460,15 @@ def service_spec_json(spec: ServiceSpec) -> str:
     return with_secret_files(spec).model_dump_json()
 
 
+def _transfer_line(transfer: StageTransfer) -> str:
+    """One log line of what a stage's folders cost in traffic (storage mode)."""
+    parts = []
+    for side in ("driver_push", "worker_pull", "worker_push", "driver_pull"):
+        moved: Moved = getattr(transfer, side)
+        parts.append(f"{side.replace('_', ' ')} {moved.files} files {moved.bytes} B")
+    return f"[vlmhb] stage {transfer.stage!r} through object storage: " + ", ".join(parts)
+
+
 def _write_probe(folder: Path) -> str:
     token = secrets.token_hex(8)
     (folder / remote.PROBE_FILE).write_text(token, encoding="utf-8")
@@ -439,7 +517,8 @@ def create(context: ExecutorContext) -> RayExecutor:
     """Entry point ``vlmhyperbench.executors: ray``.
 
     Options (``context.options``): ``ray_address`` (else ``$RAY_ADDRESS``, else a local
-    instance), ``ray_stage_cpus``, ``ray_stage_retries``, ``ray_placement_timeout_s``.
+    instance), ``ray_stage_cpus``, ``ray_stage_retries``, ``ray_placement_timeout_s``,
+    ``ray_storage`` and ``ray_storage_endpoint`` (no shared filesystem: see ``transfer``).
     """
     options = context.options
     return RayExecutor(
@@ -451,4 +530,6 @@ def create(context: ExecutorContext) -> RayExecutor:
         placement_timeout_s=float(
             options.get("ray_placement_timeout_s", DEFAULT_PLACEMENT_TIMEOUT_S)
         ),
+        storage=options.get("ray_storage"),
+        storage_endpoint=options.get("ray_storage_endpoint"),
     )

@@ -24,8 +24,11 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from .transfer import Moved, ObjectStore, stage_inputs, stage_outputs
 
 PROBE_FILE = ".vlmhb-ray-probe"
 """Written by the driver into a stage's folder; a worker that cannot read it back does not
@@ -151,10 +154,20 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 _DONE = object()
 
 
-def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> Iterator[Any]:
+def run_stage(
+    spec_json: str,
+    settings: dict[str, Any],
+    probe: str | None,
+    store: dict[str, Any] | None = None,
+) -> Iterator[Any]:
     """The stage task: run the stage with the contract's ``LocalExecutor`` on this node, yielding
     ``("lines", [...])`` while it prints and ``("outcome", {...})`` (or ``("error", {...})``)
     at the end.
+
+    With ``store`` (an ``ObjectStore`` as a dict: no shared filesystem), the stage's folders are
+    pulled from the bucket to the same paths on this node first and what it wrote is pushed
+    back after it (``("transfer", {...})`` says how much moved); an upload that keeps failing
+    fails the stage, so the driver never marks half-uploaded outputs done.
 
     The local executor blocks and calls back in its own thread, so it runs in a helper thread
     and this generator relays what it hands over. If the task is cancelled, the stage's
@@ -173,9 +186,16 @@ def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> It
 
     def work() -> None:
         try:
+            moved: dict[str, Moved] = {}
+            object_store = ObjectStore(**store) if store else None
+            if object_store is not None:
+                moved["worker_pull"] = _pull_inputs(object_store, spec)
             with _driver_environment(settings):
                 manager = _manager(settings)
                 result["outcome"] = LocalExecutor(manager).run(spec, lines.put)
+            if object_store is not None:  # even after a failure: its logs help the driver
+                moved["worker_push"] = _push_outputs(object_store, spec)
+                result["transfer"] = {k: asdict(v) for k, v in moved.items()}
         except BaseException as exc:
             result["error"] = exc
         finally:
@@ -211,7 +231,23 @@ def run_stage(spec_json: str, settings: dict[str, Any], probe: str | None) -> It
     if "error" in result:
         yield ("error", error_payload(result["error"]))
     else:
+        if "transfer" in result:
+            yield ("transfer", result["transfer"])
         yield ("outcome", result["outcome"].model_dump(mode="json"))
+
+
+def _pull_inputs(store: ObjectStore, spec: Any) -> Moved:
+    moved = Moved()
+    for folder in stage_inputs(spec):
+        moved.add(store.pull(folder, delete="all"))
+    return moved
+
+
+def _push_outputs(store: ObjectStore, spec: Any) -> Moved:
+    moved = Moved()
+    for folder, delete in stage_outputs(spec):
+        moved.add(store.push(folder, delete=delete))
+    return moved
 
 
 def _signal_children(sig: int) -> None:
@@ -242,19 +278,40 @@ class ServerActor:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
         self.service: Any = None
+        self._private_key: Any = None
 
-    def start(self, spec_json: str, probe: str | None) -> dict[str, Any]:
+    def public_key(self) -> bytes:
+        """The public half of this actor's key pair: the driver seals the server's secrets to
+        it when the nodes share no filesystem (``sealed``)."""
+        from .sealed import new_private_key, public_bytes
+
+        if self._private_key is None:
+            self._private_key = new_private_key()
+        return public_bytes(self._private_key)
+
+    def start(
+        self, spec_json: str, probe: str | None, sealed_secrets: bytes | None = None
+    ) -> dict[str, Any]:
         """Build or reuse the server's environment here, start it, say where it answers.
 
         On the driver's own node it listens on 127.0.0.1; elsewhere on this node's IP, which
-        the driver reaches.
+        the driver reaches. ``sealed_secrets`` (no shared filesystem) are opened with this
+        actor's key and written as 0600 files under the server's log folder on this node.
         """
         import ray
-        from vlmhb_executor_api import LocalService, ServiceSpec
+        from vlmhb_executor_api import LocalService, ServiceSpec, with_secret_files
 
         spec = ServiceSpec.model_validate_json(spec_json)
         try:
             check_shared(spec.log_dir, probe, f"model server {spec.name!r}")
+            if sealed_secrets is not None:
+                from pydantic import SecretStr
+
+                from .sealed import open_sealed
+
+                opened = open_sealed(sealed_secrets, self._private_key)
+                secrets = {name: SecretStr(value) for name, value in opened.items()}
+                spec = with_secret_files(spec.model_copy(update={"secrets": secrets}))
             same_node = ray.get_runtime_context().get_node_id() == self.settings.get("driver_node")
             host = "127.0.0.1" if same_node else _node_ip()
             command = [arg.replace("{host}", host) for arg in spec.command]
