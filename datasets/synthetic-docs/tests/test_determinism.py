@@ -101,7 +101,7 @@ def test_default_dataset_keeps_its_golden_fingerprint(tmp_path: Path) -> None:
 def test_fingerprint_names_content_not_place(tmp_path: Path) -> None:
     generate(tmp_path / "a", seed=2, count=1, noise=0)
     generate(tmp_path / "deeper" / "b", seed=2, count=1, noise=0)
-    (tmp_path / "a" / ".vlmhb-complete").write_text("ok\n")  # the core's marker is ignored
+    (tmp_path / "a" / ".complete").write_text("ok\n")  # the core's marker is ignored
     assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "deeper" / "b")
     (tmp_path / "a" / "ocr.jsonl").write_text("{}\n")
     assert fingerprint(tmp_path / "a") != fingerprint(tmp_path / "deeper" / "b")

@@ -18,7 +18,6 @@ import inspect
 import json
 import shutil
 import sys
-import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -31,22 +30,30 @@ def call(import_path: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(importlib.import_module(module), attr)(*args, **kwargs)
 
 
+COMPLETE_MARKER = ".complete"
+"""Written last into a generated folder: without it the folder is made again. (Not a
+``.vlmhb-`` name: the data layer keeps those to itself and would not carry it between nodes.)"""
+LEGACY_COMPLETE_MARKER = ".vlmhb-complete"
+"""What 0.2 wrote: folders it finished are still finished."""
+
+
 def generate(config: SyncConfig) -> Path:
+    """Make the generated dataset in its own folder, the marker last.
+
+    In place (not in a sibling renamed over it): the stage may be given write access to this
+    one folder only (a container's mount, a Ray node that fetches just this folder)."""
     assert config.generated_dir is not None and config.generator is not None
     target = Path(config.generated_dir)
-    if (target / ".vlmhb-complete").exists():
+    if (target / COMPLETE_MARKER).exists() or (target / LEGACY_COMPLETE_MARKER).exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        call(config.generator.callable, staging, **config.generator.params)
-        (staging / ".vlmhb-complete").write_text("ok\n", encoding="utf-8")
-        if target.exists():  # a half-made folder from a killed run
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    for child in target.iterdir():  # what a killed run left half made
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    call(config.generator.callable, target, **config.generator.params)
+    (target / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
     return target
 
 

@@ -49,18 +49,19 @@ def sync_body(
             callable=dataset.generator.callable, params=dataset.generator.params
         )
         config.generated_dir = str(layout.generated_dir(stage.generator_id))
-        writable.append(layout.generated_root)
+        # only its own folder: a Ray node without a shared filesystem fetches just that
+        writable.append(layout.generated_dir(stage.generator_id))
     elif (dataset.source or "").startswith("s3://"):
         config.source = dataset.source
         config.cache_dir = str(layout.cache_dir(content_hash(dataset.source)))
         config.endpoint_url = dataset.endpoint_url
-        writable.append(layout.cache_root)
+        writable.append(Path(config.cache_dir))
     elif (dataset.source or "").startswith("hf://"):
         # Read by the `hf` iterator through `datasets` (HF_HOME's cache, HF_HUB_OFFLINE
         # honoured); its images go to one content-addressed folder shared by all datasets.
         config.source = dataset.source
         config.cache_dir = str(layout.cache_root / "hf-images")
-        writable.append(layout.cache_root)
+        writable.append(Path(config.cache_dir))
     else:
         path = Path((dataset.source or "").removeprefix("file://"))
         path = path if path.is_absolute() else repo_root / path
@@ -68,7 +69,7 @@ def sync_body(
         mounts.append(path)
     if dataset.iterator == "hf" and config.cache_dir is None:  # local parquet/save_to_disk
         config.cache_dir = str(layout.cache_root / "hf-images")
-        writable.append(layout.cache_root)
+        writable.append(Path(config.cache_dir))
     scripts.run(stage, "prepare_dataset", config, stage.packages, folder, mounts, writable)
     manifest = read_json(folder / MANIFEST_FILE)
     fingerprint = manifest["fingerprint"]

@@ -89,7 +89,8 @@ def save_png(image: Image.Image, path: Path) -> None:
 def file_digests(out_dir: str | Path) -> dict[str, str]:
     """Relative path -> sha256 of every file in a generated folder (dot-files excepted).
 
-    Dot-files are skipped because the core marks a finished folder with ``.vlmhb-complete``.
+    Dot-files are skipped because the core marks a finished folder with ``.complete`` (0.2:
+    ``.vlmhb-complete``) and the data layer keeps its own ``.vlmhb-*`` state there.
     """
     root = Path(out_dir)
     digests: dict[str, str] = {}
