@@ -281,8 +281,9 @@ class RayExecutor:
                         {k: v.get_secret_value() for k, v in spec.secrets.items()},
                         ray.get(actor.public_key.remote()),
                     )
+                    self.store.push(spec.log_dir, delete="none")  # its model config
                     unsealed = spec.model_copy(update={"secrets": {}}).model_dump_json()
-                    info = ray.get(actor.start.remote(unsealed, None, sealed))
+                    info = ray.get(actor.start.remote(unsealed, None, sealed, self.store.as_dict()))
             except BaseException:
                 ray.kill(actor, no_restart=True)
                 raise
@@ -292,7 +293,7 @@ class RayExecutor:
         finally:
             if token is not None:
                 (spec.log_dir / remote.PROBE_FILE).unlink(missing_ok=True)
-        service = RayService(self, actor, name, info)
+        service = RayService(self, actor, name, info, spec.log_dir)
         self._services.append(service)
         return service
 
@@ -373,8 +374,17 @@ class RayExecutor:
 class RayService:
     """A model server in a Ray actor: where it answers, whether it lives, how to stop it."""
 
-    def __init__(self, executor: RayExecutor, actor: Any, name: str, info: dict[str, Any]):
+    def __init__(
+        self,
+        executor: RayExecutor,
+        actor: Any,
+        name: str,
+        info: dict[str, Any],
+        log_dir: Path | None = None,
+    ):
         self._executor = executor
+        self._log_dir = log_dir
+        self._log_copied = False
         self.actor = actor
         self.name = name
         self.base_url: str = info["base_url"]
@@ -392,9 +402,28 @@ class RayService:
             return False
         ray = self._executor._ray
         try:
-            return bool(ray.get(self.actor.alive.remote(), timeout=30))
+            alive = bool(ray.get(self.actor.alive.remote(), timeout=30))
         except Exception:  # actor died, node lost, no answer: not alive
             return False
+        if not alive:
+            self._copy_log()
+        return alive
+
+    def _copy_log(self) -> None:
+        """Without a shared filesystem the server's log is on its node: copy its end to the
+        driver's ``server.log``, where the run's errors point."""
+        if self._executor.store is None or self._log_dir is None or self._log_copied:
+            return
+        self._log_copied = True
+        try:
+            tail = self._executor._ray.get(self.actor.log_tail.remote(), timeout=30)
+        except Exception:
+            return
+        if tail:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            with (self._log_dir / "server.log").open("a", encoding="utf-8") as log:
+                log.write(f"--- the server's log on Ray node {self.node_ip} (its end) ---\n")
+                log.write(tail)
 
     def stop(self, grace_s: float = 15.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``grace_s``), then kill the actor and
@@ -408,6 +437,7 @@ class RayService:
             return
         try:
             ray.get(self.actor.stop.remote(grace_s), timeout=grace_s + 10)
+            self._copy_log()
         except Exception:  # the actor may be gone already; kill it anyway
             pass
         ray.kill(self.actor, no_restart=True)

@@ -279,6 +279,8 @@ class ServerActor:
         self.settings = settings
         self.service: Any = None
         self._private_key: Any = None
+        self._secret_dir: Path | None = None
+        self._log_dir: Path | None = None
 
     def public_key(self) -> bytes:
         """The public half of this actor's key pair: the driver seals the server's secrets to
@@ -290,28 +292,31 @@ class ServerActor:
         return public_bytes(self._private_key)
 
     def start(
-        self, spec_json: str, probe: str | None, sealed_secrets: bytes | None = None
+        self,
+        spec_json: str,
+        probe: str | None,
+        sealed_secrets: bytes | None = None,
+        store: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Build or reuse the server's environment here, start it, say where it answers.
 
         On the driver's own node it listens on 127.0.0.1; elsewhere on this node's IP, which
-        the driver reaches. ``sealed_secrets`` (no shared filesystem) are opened with this
-        actor's key and written as 0600 files under the server's log folder on this node.
+        the driver reaches. Without a shared filesystem (``store``) the server's folder (its
+        model config) is fetched from the bucket first, and ``sealed_secrets`` are opened with
+        this actor's key and written as 0600 files in a private folder of this node (never in
+        the server's folder, which may travel).
         """
         import ray
-        from vlmhb_executor_api import LocalService, ServiceSpec, with_secret_files
+        from vlmhb_executor_api import LocalService, ServiceSpec
 
         spec = ServiceSpec.model_validate_json(spec_json)
         try:
             check_shared(spec.log_dir, probe, f"model server {spec.name!r}")
+            self._log_dir = spec.log_dir
+            if store is not None:
+                ObjectStore(**store).pull(spec.log_dir, delete="none")
             if sealed_secrets is not None:
-                from pydantic import SecretStr
-
-                from .sealed import open_sealed
-
-                opened = open_sealed(sealed_secrets, self._private_key)
-                secrets = {name: SecretStr(value) for name, value in opened.items()}
-                spec = with_secret_files(spec.model_copy(update={"secrets": secrets}))
+                spec = self._with_opened_secrets(spec, sealed_secrets)
             same_node = ray.get_runtime_context().get_node_id() == self.settings.get("driver_node")
             host = "127.0.0.1" if same_node else _node_ip()
             command = [arg.replace("{host}", host) for arg in spec.command]
@@ -331,12 +336,45 @@ class ServerActor:
             "started_at": self.service.started_at,
         }
 
+    def _with_opened_secrets(self, spec: Any, sealed_secrets: bytes) -> Any:
+        import tempfile
+
+        from pydantic import SecretStr
+        from vlmhb_executor_api import with_secret_files
+
+        from .sealed import open_sealed
+
+        opened = open_sealed(sealed_secrets, self._private_key)
+        secrets = {name: SecretStr(value) for name, value in opened.items()}
+        self._secret_dir = Path(tempfile.mkdtemp(prefix="vlmhb-secrets-"))  # 0700
+        written = with_secret_files(
+            spec.model_copy(update={"secrets": secrets, "log_dir": self._secret_dir})
+        )
+        return written.model_copy(update={"log_dir": spec.log_dir})
+
     def alive(self) -> bool:
         return self.service is not None and self.service.alive()
+
+    def log_tail(self, max_bytes: int = 65536) -> str:
+        """The end of the server's log on this node (for the driver's copy, when the nodes
+        share no filesystem)."""
+        if self._log_dir is None:
+            return ""
+        path = Path(self._log_dir) / "server.log"
+        try:
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - max_bytes))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
     def stop(self, grace_s: float = 15.0) -> None:
         if self.service is not None:
             self.service.stop(grace_s)
+        if self._secret_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._secret_dir, ignore_errors=True)
 
     def pid(self) -> int:
         """The actor's own pid (the server's parent), e.g. for a test that kills it."""
