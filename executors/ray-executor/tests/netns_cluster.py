@@ -29,30 +29,56 @@ inherited: the same token on every node, as a deployed cluster has.
 
 A Ray head runs on ``a`` (``ray_address``), workers on ``b`` and ``c``; a host's custom Ray
 resources come from the caller (e.g. ``{"b": {"gpu-host": 1}}`` to pin a model server to
-``b``). The GCS health checks are tuned so a dead node is declared dead within seconds. An
-S3-compatible server (moto, ``s3_host.py``) runs on ``a`` at ``s3_endpoint`` and keeps its
-data in memory across ``restart_storage``. Usage::
+``b``). The GCS health checks are tuned so a dead node is declared dead within seconds (about
+8 s here). An S3-compatible server (moto, ``s3_host.py``) runs on ``a`` at ``s3_endpoint``,
+creates no bucket, and keeps its data in memory across ``restart_storage``.
+
+API (``NetnsCluster(num_cpus=1, resources=None, ray_env=None, start_timeout=300)``; a context
+manager: ``start()`` on entry, ``close()`` on exit):
+
+- ``run(host, argv, env=None, timeout=600, cwd=None, check=False) -> CompletedProcess[str]``
+  and ``popen(host, argv, env=None, cwd=None, **popen_kwargs) -> Popen``: a command on a
+  host (its network and mount namespaces, ``host_env(host, env)``); ``cwd`` defaults to this
+  process's; ``close()`` kills what is still running. ``python`` is the interpreter to run.
+- ``host_path`` (the common path of every host's own disk), ``private_dir(host)`` (the real
+  folder behind it), ``ip(host)``, ``ray_address`` (``a_ip:6379``), ``s3_endpoint``
+  (``http://a_ip:9000``), ``logs_dir`` (Ray node and store output, on no host's disk).
+- ``nodes()`` / ``wait_nodes(alive=(), dead=(), timeout=60)``: ``ray.nodes()`` queried from
+  a driver on ``a``, as dicts ``host, ip, alive, node_id, resources``; the wait raises
+  ``TimeoutError`` with the hosts' Ray log tails (``logs_tail()``).
+- ``restart_storage(down_s)``: returns once the store refuses connections (open ones are
+  reset); it listens again, same data, ``down_s`` later; ``wait_storage(timeout)`` waits.
+- ``kill_host(host)``: the machine dies: every process in its namespace is SIGKILLed and its
+  link goes down (peers time out rather than being refused); ``run`` on it then raises.
+  ``which_host(pid)``: the host a process runs on (None: not on a host).
+- ``skip_reason()`` (module function): why this machine cannot build the cluster, or None.
+
+Usage::
 
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
     with NetnsCluster(resources={"b": {"gpu-host": 1}}) as cluster:
-        done = cluster.run("a", ["vlmhb", "run", "default", "--executor", "ray",
-                                 "--ray-address", cluster.ray_address,
-                                 "--workdir", f"{cluster.host_path}/work"], cwd=REPO)
+        work = cluster.host_path / "work"
+        run = cluster.popen("a", ["vlmhb", "run", "default", "--executor", "ray",
+                                  "--ray-address", cluster.ray_address, "--workdir", str(work)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
         cluster.restart_storage(5)          # returns once the store is down; up 5 s later
         cluster.kill_host("c")              # the machine dies (processes killed, link down)
-        cluster.wait_nodes(dead={"c"})      # Ray noticed
-        (cluster.private_dir("a") / "work").iterdir()
+        cluster.wait_nodes(alive={"a", "b"}, dead={"c"})   # Ray noticed
+        assert run.wait() == 0
+        sorted((cluster.private_dir("a") / "work").iterdir())
 
-Cleanup (``close()``, also on a failure half-way through ``start()``; safe twice): every
-process in the hosts' namespaces is killed (so their mounts vanish with them), then the
-namespaces, veths, bridge and the ``BASE`` folder are removed. Only the host needs root; see
-``skip_reason()``.
+Cleanup (``close()``, also on a failure half-way through ``start()`` and at interpreter exit;
+safe to call twice): every process in the hosts' namespaces is killed (their mounts vanish
+with them), then the namespaces, veths, bridge and the ``BASE`` folder are removed. This
+process needs root; a process killed by SIGKILL leaves them behind (``ip netns list``:
+``vc-<tag>-<host>``; ``ip link``: ``vcb<tag>``).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -241,7 +267,7 @@ class NetnsCluster:
         self._processes: list[tuple[str, subprocess.Popen[Any]]] = []
         self._dead: set[str] = set()
         self._made: list[tuple[str, str]] = []  # ("netns"|"link", name) in creation order
-        self._s3: subprocess.Popen[str] | None = None
+        self._s3: subprocess.Popen[bytes] | None = None
         self._s3_events = 0  # lines of the s3 log already consumed by restart_storage
         self._uv_cache = self._uv_python_dir = ""  # this machine's, found by start()
         self._closed = False
@@ -435,6 +461,7 @@ class NetnsCluster:
     def start(self) -> NetnsCluster:
         """Build the hosts, start Ray and the storage server; on any failure clean up and
         raise."""
+        atexit.register(self.close)  # also when the test process ends without closing it
         try:
             self._uv_cache, self._uv_python_dir = _uv_dirs()
             self._make_network()
@@ -452,6 +479,7 @@ class NetnsCluster:
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.close)
         for host in HOSTS:
             if ("netns", self._netns[host]) in self._made:
                 self._kill_namespace(host)
@@ -462,6 +490,9 @@ class NetnsCluster:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
         for kind, name in reversed(self._made):
             if kind == "netns":
                 _sh("ip", "netns", "del", name, check=False)
@@ -569,9 +600,17 @@ class NetnsCluster:
             *argv,
         ]
 
+    def _logged(
+        self, host: str, argv: list[str], log: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A long-running process on ``host`` whose output goes to ``logs_dir/log``."""
+        with (self.logs_dir / log).open("wb") as out:  # the child keeps its own copy
+            return self.popen(
+                host, argv, env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
     def _start_s3(self) -> None:
-        log = self.logs_dir / "s3.log"
-        self._s3 = self.popen(
+        self._s3 = self._logged(
             "a",
             [
                 self.python,
@@ -583,10 +622,7 @@ class NetnsCluster:
                 "--down-file",
                 str(self._base / "ctl" / "s3-down-s"),
             ],
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
+            "s3.log",
         )
         self._wait_s3_line("listening", timeout=120)
 
@@ -614,9 +650,8 @@ class NetnsCluster:
         self.wait_nodes(alive=HOSTS, timeout=self._start_timeout)
 
     def _ray_node(self, host: str, args: list[str], env: Mapping[str, str]) -> None:
-        log = self.logs_dir / f"{host}-ray.log"
         ray = str(Path(self.python).parent / "ray")
-        self.popen(
+        self._logged(
             host,
             [
                 ray,
@@ -630,10 +665,8 @@ class NetnsCluster:
                 f"--resources={json.dumps(self._resources[host])}",
                 f"--object-store-memory={_OBJECT_STORE_BYTES}",
             ],
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            f"{host}-ray.log",
+            env,
         )
 
     def _wait_log(self, host: str, text: str, what: str) -> None:
