@@ -271,6 +271,7 @@ class NetnsCluster:
         self._s3_events = 0  # lines of the s3 log already consumed by restart_storage
         self._uv_cache = self._uv_python_dir = ""  # this machine's, found by start()
         self._closed = False
+        atexit.register(self.close)  # also when the test process ends without closing it
 
     # ------------------------------------------------------------------ the public view
     @property
@@ -285,7 +286,7 @@ class NetnsCluster:
     @property
     def python(self) -> str:
         """The Python (with Ray, boto3, the executor) every host has installed."""
-        return sys.executable
+        return os.path.abspath(sys.executable)  # not resolved: a venv's python is a link
 
     @property
     def ray_address(self) -> str:
@@ -318,7 +319,10 @@ class NetnsCluster:
             and not k.startswith(("AWS_", "XDG_"))
             and k not in dropped
         }
-        path = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
+        path = os.pathsep.join([str(Path(self.python).parent), base.get("PATH", "")])
+        pyenv_root = Path(base.get("PYENV_ROOT") or Path.home() / ".pyenv")
+        if pyenv_root.is_dir():  # pyenv's shims (uv here) find it from $HOME otherwise
+            base["PYENV_ROOT"] = str(pyenv_root)
         return {
             **base,
             "PATH": path,
@@ -328,7 +332,6 @@ class NetnsCluster:
             "UV_OFFLINE": "1",
             "UV_LINK_MODE": "copy",  # the overlay and the host's disk are separate mounts
             "UV_PYTHON_INSTALL_DIR": self._uv_python_dir,
-            "PYENV_ROOT": base.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
             "VLMHB_ENV_CACHE": f"{hp}/envs",
             "RAY_USAGE_STATS_ENABLED": "0",
             **TEST_AWS_ENV,
@@ -461,7 +464,6 @@ class NetnsCluster:
     def start(self) -> NetnsCluster:
         """Build the hosts, start Ray and the storage server; on any failure clean up and
         raise."""
-        atexit.register(self.close)  # also when the test process ends without closing it
         try:
             self._uv_cache, self._uv_python_dir = _uv_dirs()
             self._make_network()
