@@ -46,6 +46,7 @@ manager: ``start()`` on entry, ``close()`` on exit):
 - ``nodes()`` / ``wait_nodes(alive=(), dead=(), timeout=60)``: ``ray.nodes()`` queried from
   a driver on ``a``, as dicts ``host, ip, alive, node_id, resources``; the wait raises
   ``TimeoutError`` with the hosts' Ray log tails (``logs_tail()``).
+- ``s3_client(**botocore_config)``: a boto3 client of the test process for the store.
 - ``restart_storage(down_s)``: returns once the store refuses connections (open ones are
   reset); it listens again, same data, ``down_s`` later; ``wait_storage(timeout)`` waits.
 - ``kill_host(host)``: the machine dies: every process in its namespace is SIGKILLed and its
@@ -402,6 +403,21 @@ class NetnsCluster:
         by_ip = {ip: h for h, ip in self._ips.items()}
         return [{"host": by_ip.get(n["ip"]), **n} for n in json.loads(found[-1][6:])]
 
+    def s3_client(self, **config: Any) -> Any:
+        """A boto3 S3 client of this (the test) process for the store, e.g. to look at what a
+        run left there; ``config`` goes to ``botocore.config.Config``."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id=TEST_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=TEST_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+            region_name=TEST_AWS_ENV["AWS_DEFAULT_REGION"],
+            config=Config(**config),
+        )
+
     def restart_storage(self, down_s: float) -> None:
         """Restart the storage server: returns once it refuses connections; it listens again,
         with the same data, ``down_s`` seconds later (``wait_storage`` waits for that)."""
@@ -527,6 +543,10 @@ class NetnsCluster:
         _sh("ip", "link", "add", "name", self._bridge, "type", "bridge")
         self._made.append(("link", self._bridge))
         _sh("ip", "addr", "add", f"{self._subnet}.1/24", "dev", self._bridge)
+        # bridged traffic skips iptables (a FORWARD policy of DROP, as Docker sets, would
+        # cut the hosts off); where the kernel lacks the option, its iptables decide
+        _sh("ip", "link", "set", self._bridge, "type", "bridge", "nf_call_iptables", "0",
+            check=False)  # fmt: skip
         _sh("ip", "link", "set", self._bridge, "up")
         for host in HOSTS:
             ns, veth, peer = self._netns[host], self._veth[host], f"{self._veth[host]}p"

@@ -8,12 +8,10 @@ import json
 import subprocess
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
-from .netns_cluster import HOSTS, TEST_AWS_ENV, NetnsCluster, skip_reason
+from .netns_cluster import HOSTS, NetnsCluster, skip_reason
 
 pytestmark = pytest.mark.ray
 
@@ -121,13 +119,7 @@ def test_storage_restart_keeps_data_and_refuses_meanwhile(cluster: NetnsCluster)
     cluster.restart_storage(2)
     # asked from this process, so the request surely falls in the 2 s window (a host process
     # would spend that long importing boto3)
-    client = boto3.client(
-        "s3",
-        endpoint_url=cluster.s3_endpoint,
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
-        **{k.lower(): v for k, v in TEST_AWS_ENV.items() if k != "AWS_DEFAULT_REGION"},
-        region_name=TEST_AWS_ENV["AWS_DEFAULT_REGION"],
-    )
+    client = cluster.s3_client(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
     with pytest.raises((EndpointConnectionError, ConnectionClosedError)):
         client.head_object(Bucket="harness", Key="before-restart.txt")
     cluster.wait_storage(timeout=60)
