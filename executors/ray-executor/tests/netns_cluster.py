@@ -163,24 +163,11 @@ def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def _uv_binary() -> str | None:
-    """The real uv executable; a pyenv shim is followed (the shim needs the real HOME)."""
-    found = shutil.which("uv")
-    if found and shutil.which("pyenv") and "/shims/" in found:
-        real = subprocess.run(["pyenv", "which", "uv"], capture_output=True, text=True)
-        if real.returncode == 0 and real.stdout.strip():
-            return real.stdout.strip().splitlines()[-1]
-    return found
-
-
 def _uv_dirs() -> tuple[str, str]:
     """(uv cache dir, uv managed Pythons dir) of this machine, as uv reports them."""
-    uv = _uv_binary()
-    if uv is None:
+    if shutil.which("uv") is None:
         raise RuntimeError("uv is not on PATH (the hosts use this machine's uv cache)")
-    cache_dir = _sh(uv, "cache", "dir").stdout.strip()
-    python_dir = _sh(uv, "python", "dir").stdout.strip()
-    return cache_dir, python_dir
+    return _sh("uv", "cache", "dir").stdout.strip(), _sh("uv", "python", "dir").stdout.strip()
 
 
 @cache
@@ -238,7 +225,7 @@ def skip_reason() -> str | None:
 class NetnsCluster:
     """Three hosts, a Ray cluster over them and an S3 store on ``a``; see the module docstring.
 
-    ``num_cpus``: Ray CPUs per host (one number for all, or per host; default 1 each).
+    ``num_cpus``: Ray CPUs per host (one number for all, or per host, 1 for those not named).
     ``resources``: custom Ray resources per host, e.g. ``{"b": {"gpu-host": 1}}``.
     ``ray_env``: extra environment for the Ray nodes (e.g. ``RAY_...`` config).
     """
@@ -253,7 +240,9 @@ class NetnsCluster:
         unknown = set(resources or {}) | (set(num_cpus) if isinstance(num_cpus, Mapping) else set())
         if unknown - set(HOSTS):
             raise ValueError(f"unknown hosts {sorted(unknown - set(HOSTS))}; hosts are {HOSTS}")
-        self._cpus = {h: num_cpus[h] if isinstance(num_cpus, Mapping) else num_cpus for h in HOSTS}
+        self._cpus = {
+            h: num_cpus.get(h, 1) if isinstance(num_cpus, Mapping) else num_cpus for h in HOSTS
+        }
         self._resources = {h: dict((resources or {}).get(h, {})) for h in HOSTS}
         self._ray_env = dict(ray_env or {})
         self._start_timeout = start_timeout
