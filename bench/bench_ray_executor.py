@@ -50,14 +50,25 @@ class StageClock:
 
 
 def run_once(
-    experiment: str, limit: int | None, executor: str, workdir: Path
+    experiment: str,
+    limit: int | None,
+    executor: str,
+    workdir: Path,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, tuple[str, str, float]]:
     from vlmhyperbench.api import open_registry, plan_experiment, run_plan
 
     registry = open_registry(REPO / "registries", mode="dev")
     plan = plan_experiment(registry, experiment, limit=limit)
     clock = StageClock()
-    outcome = run_plan(plan, registry, workdir=workdir, executor=executor, subscribers=[clock])
+    outcome = run_plan(
+        plan,
+        registry,
+        workdir=workdir,
+        executor=executor,
+        subscribers=[clock],
+        executor_options=options,
+    )
     if outcome.status != "done":
         sys.exit(f"{executor} run of {experiment} failed: {outcome.errors}")
     return clock.times

@@ -199,3 +199,19 @@ def cli(*args: str, env: dict[str, str], timeout: float = 1500) -> subprocess.Co
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def local_default(env_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default experiment (``--limit 2``) run with the local executor, once per session:
+    the reference the Ray runs (loopback and network namespaces) must score exactly like."""
+    root = tmp_path_factory.mktemp("local-default")
+    env = {
+        **os.environ,
+        "VLMHB_ENV_CACHE": str(env_cache),
+        "VLMHB_USER_OVERLAY": str(root / "user-overlay"),
+    }
+    env.pop("RAY_ADDRESS", None)
+    done = cli("run", "default", "--limit", "2", "--workdir", str(root / "work"), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root / "work"

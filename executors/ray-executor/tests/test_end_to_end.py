@@ -49,12 +49,12 @@ def _env(cluster: RayCluster, tmp_path: Path) -> dict[str, str]:
     return {**cluster.env, "VLMHB_USER_OVERLAY": str(tmp_path / "user-overlay")}
 
 
-def test_default_experiment_scores_like_a_local_run(ray_cluster: RayCluster, tmp_path: Path):
+def test_default_experiment_scores_like_a_local_run(
+    ray_cluster: RayCluster, local_default: Path, tmp_path: Path
+):
     overlay = _overlay(tmp_path / "overlay", {"tesseract": PINNED})
     env = _env(ray_cluster, tmp_path)
     common = ["run", "default", "--limit", "2", "--overlay", str(overlay)]
-    local = cli(*common, "--workdir", str(tmp_path / "local"), env=env)
-    assert local.returncode == 0, local.stdout + local.stderr
     remote = cli(
         *common,
         "--executor",
@@ -68,7 +68,7 @@ def test_default_experiment_scores_like_a_local_run(ray_cluster: RayCluster, tmp
     assert remote.returncode == 0, remote.stdout + remote.stderr
 
     report = Path("reports") / "default" / "leaderboard.csv"
-    expected = _quality(tmp_path / "local" / report)
+    expected = _quality(local_default / report)
     assert _quality(tmp_path / "ray" / report) == expected
     assert expected and all(row["failed"] == "0" for row in expected.values())
 
