@@ -137,7 +137,7 @@ def test_bad_storage_urls_are_refused_before_anything_runs(env_cache: Path, tmp_
 
 
 def test_server_secrets_reach_the_actor_sealed_and_land_as_its_own_file(
-    stored: RayExecutor, tmp_path: Path
+    stored: RayExecutor, s3_endpoint: str, tmp_path: Path
 ):
     spec = _server_spec(
         tmp_path,
@@ -160,14 +160,22 @@ def test_server_secrets_reach_the_actor_sealed_and_land_as_its_own_file(
             '"omp": omp, "key": open(args.key_file).read()}',
         )
     )
+    spec.log_dir.mkdir(parents=True)
+    (spec.log_dir / "model.txt").write_text("a model config the server's node fetches")
     service = stored.start_service(spec)
     try:
         answer = _get(service.base_url)
         assert answer["key"] == KEY  # the server read the key from a file on its node
-        key_file = spec.log_dir / "secrets" / "api_key"
-        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        # ... not in the server's folder, which travels through the bucket
+        assert not (spec.log_dir / "secrets").exists()
     finally:
         service.stop()
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    objects = client.list_objects_v2(Bucket="stages", Prefix=tmp_path.name).get("Contents", [])
+    assert any(o["Key"].endswith("serve-sealed/model.txt") for o in objects), objects
+    for item in objects:
+        body = client.get_object(Bucket="stages", Key=item["Key"])["Body"].read()
+        assert KEY.encode() not in body, item["Key"]
 
 
 def test_sealed_secrets_open_only_with_the_actors_key():
