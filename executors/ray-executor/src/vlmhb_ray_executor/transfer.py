@@ -17,6 +17,7 @@ worker half-uploaded never reach a later attempt or the driver.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -128,7 +129,9 @@ class ObjectStore:
         moves), waiting 1, 2, 4... s; the last failure is raised naming the folder."""
         from vlmhb_data_layer import DataLayerError, SmartSyncManager
 
-        manager = SmartSyncManager(endpoint_url=self.endpoint_url)
+        manager = SmartSyncManager(
+            endpoint_url=self.endpoint_url, client=_s3_client(self.endpoint_url)
+        )
         for attempt in range(1, self.attempts + 1):
             try:
                 return call(manager)
@@ -139,6 +142,19 @@ class ObjectStore:
                     ) from exc
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
+
+
+@functools.cache
+def _s3_client(endpoint_url: str | None) -> Any:
+    """One boto3 client per endpoint and process (they are thread-safe): making one costs
+    about a tenth of a second, and a stage moves up to a dozen folders."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 class StorageError(RuntimeError):
