@@ -73,9 +73,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    """Servers started by a test, stopped (and their leftover workers killed) after it."""
+    """Servers started by a test, stopped (and their leftover workers killed) after it.
+
+    The workers go first: a server stopping with running workers waits up to its grace period
+    for them, and a worker its server no longer tracks would run on into later tests."""
     started: list[ServerProcess] = []
     yield started
+    helpers.kill_experiment_workers(tmp_path)
     for server in started:
         server.stop()
 
