@@ -84,6 +84,19 @@ def server_factory(tmp_path: Path) -> Iterator[list[ServerProcess]]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def read_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One SQLite server for the whole session, for tests that change nothing on it: no
+    experiment, token, import or file is made, and it is never stopped by a test (each of those
+    tests used to start a server of its own, ~4 s apiece). A test that needs an empty or a
+    fresh server, or reads its log, starts its own."""
+    root = tmp_path_factory.mktemp("read-only-server")
+    server = ServerProcess(root / "work", f"sqlite+aiosqlite:///{root / 'server.sqlite'}")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def registries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's registries in a checkout-shaped temp folder (package folders linked),
