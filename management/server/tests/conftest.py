@@ -73,11 +73,28 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    """Servers started by a test, stopped (and their leftover workers killed) after it."""
+    """Servers started by a test, stopped (and their leftover workers killed) after it.
+
+    The workers go first: a server stopping with running workers waits up to its grace period
+    for them, and a worker its server no longer tracks would run on into later tests."""
     started: list[ServerProcess] = []
     yield started
+    helpers.kill_experiment_workers(tmp_path)
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def read_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One SQLite server for the whole session, for tests that change nothing on it: no
+    experiment, token, import or file is made, and it is never stopped by a test (each of those
+    tests used to start a server of its own, ~4 s apiece). A test that needs an empty or a
+    fresh server, or reads its log, starts its own."""
+    root = tmp_path_factory.mktemp("read-only-server")
+    server = ServerProcess(root / "work", f"sqlite+aiosqlite:///{root / 'server.sqlite'}")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -314,6 +314,41 @@ class ServerProcess:
         )
 
 
+def kill_experiment_workers(under: Path, timeout_s: float = 10.0) -> list[int]:
+    """SIGKILL the experiment workers whose command line names a path under ``under`` (a
+    test's tmp_path: its work dir, its SQLite file); returns their pids.
+
+    Workers outlive their server by design, so a test's leftovers would otherwise run on into
+    the next tests, and a server being stopped waits up to its 15 s grace for each running one.
+    """
+    marker = str(under).encode()
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"--experiment" in cmdline.split(b"\0") and marker in cmdline:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.append(int(entry.name))
+    deadline = time.monotonic() + timeout_s
+    for pid in killed:
+        while time.monotonic() < deadline:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in ("Z", "X"):  # dead; its parent (a server, or init) reaps it
+                break
+            time.sleep(0.02)
+    return killed
+
+
 async def wait_status(
     client: httpx.AsyncClient, exp_id: int, statuses: set[str], timeout_s: float = 120
 ) -> dict:

@@ -22,7 +22,8 @@ def server(tmp_path: Path, sqlite_url: str, server_factory: list) -> ServerProce
     return started
 
 
-async def test_every_route_but_health_needs_a_token(server: ServerProcess) -> None:
+async def test_every_route_but_health_needs_a_token(read_only_server: ServerProcess) -> None:
+    server = read_only_server
     async with httpx.AsyncClient(base_url=server.url) as anonymous:
         assert (await anonymous.get("/api/health")).status_code == 200
         for method, path in [
@@ -57,7 +58,8 @@ async def test_every_route_but_health_needs_a_token(server: ServerProcess) -> No
         assert (await anonymous.get(f"/api/openapi.json?token={TOKEN}")).json()["paths"]
 
 
-async def test_websocket_needs_a_token(server: ServerProcess) -> None:
+async def test_websocket_needs_a_token(read_only_server: ServerProcess) -> None:
+    server = read_only_server
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(f"{server.ws_url}/api/experiments/1/events"):
             pass
@@ -71,8 +73,9 @@ async def test_websocket_needs_a_token(server: ServerProcess) -> None:
     assert closed.value.rcvd.code == 4404
 
 
-async def test_rejected_before_the_body_is_read(server: ServerProcess) -> None:
+async def test_rejected_before_the_body_is_read(read_only_server: ServerProcess) -> None:
     """A POST announcing 50 MB, sending none of it, is answered 401 at once."""
+    server = read_only_server
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(
         b"POST /api/experiments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

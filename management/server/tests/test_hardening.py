@@ -219,7 +219,8 @@ async def test_worker_command_line_has_no_database_password(
 # --- auth: reflection, revocation, scopes, logs --------------------------------------------
 
 
-async def test_docs_page_reflects_no_request_value(server: ServerProcess) -> None:
+async def test_docs_page_reflects_no_request_value(read_only_server: ServerProcess) -> None:
+    server = read_only_server
     payload = "</script><script>alert(document.domain)</script>"
     async with httpx.AsyncClient(base_url=server.url) as client:
         page = await client.get("/api/docs", params=[("token", TOKEN), ("token", payload)])
@@ -475,7 +476,8 @@ async def test_database_and_work_dir_are_private(tmp_path: Path, server_factory:
         assert stat.S_IMODE((workdir / name).stat().st_mode) == 0o600, name
 
 
-async def test_security_headers(server: ServerProcess) -> None:
+async def test_security_headers(read_only_server: ServerProcess) -> None:
+    server = read_only_server
     async with httpx.AsyncClient(base_url=server.url) as client:
         for path in ("/", "/experiments/1", "/api/health"):
             response = await client.get(path)

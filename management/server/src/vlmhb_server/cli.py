@@ -242,7 +242,6 @@ def worker_app() -> Any:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
     from .auth import install_log_redaction
     from .migrate import SchemaError, migrate
 
@@ -314,6 +313,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[PARENT_ENV] = str(os.getpid())
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **common)
         return 0
+    from .app import create_app  # here: with --workers N only the N processes need the app
+
     server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
     try:
         server.run()

@@ -4,25 +4,34 @@ for JSON (KIE) answers.
 
 The per-field scores come from ``vlmhb_structured_metrics`` (``field_exact_match`` and
 ``field_anls``, run on that one answer with their default normalisation), so the table shows
-what those metrics score, not a second implementation of them.
+what those metrics score, not a second implementation of them. They are imported when a table
+is first made: the package brings scipy, whose import costs about a second in every server
+process (and every ``--workers`` process) that may never show a KIE sample.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from vlmhb_structured_metrics import field_anls, field_exact_match, flatten, parse_output
 
 from .db import Experiment, SampleRow
 from .samples import _PAGE, NotFound, items
 
-#: per-field scores shown in the table, by the metric that computes them
-FIELD_METRICS = {"exact_match": field_exact_match, "anls": field_anls}
+#: per-field scores shown in the table: column -> the structured metric that computes them
+FIELD_METRICS = {"exact_match": "field_exact_match", "anls": "field_anls"}
+
+
+def _field_metrics() -> dict[str, Callable[..., Any]]:
+    import vlmhb_structured_metrics as structured
+
+    return {column: getattr(structured, name) for column, name in FIELD_METRICS.items()}
+
 
 _METRIC_KEYS = {
     "sqlite": "SELECT DISTINCT j.key FROM samples, json_each(samples.scores) AS j "
@@ -112,12 +121,14 @@ def field_table(reference: str | None, answer: str | None) -> list[dict[str, Any
         return None
     if not isinstance(expected, dict) or not expected:
         return None
+    from vlmhb_structured_metrics import flatten, parse_output
+
     parsed = parse_output(answer or "").value
     predicted = flatten(parsed) if isinstance(parsed, dict) else {}
     wanted = flatten(expected)
     scores = {
         name: func([answer or ""], [expected]).details["per_field"]
-        for name, func in FIELD_METRICS.items()
+        for name, func in _field_metrics().items()
     }
     table = [
         {

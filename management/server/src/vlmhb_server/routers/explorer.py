@@ -3,6 +3,7 @@ the sample's image (served only from its dataset's own folder or the work dir's 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -59,7 +60,9 @@ async def sample_answers(experiment_id: ExperimentId, row_id: RowId, s: Svc) -> 
         rows = await sample_views.same_sample(s.database.engine, experiment_id, row_id)
     except sample_pages.NotFound as exc:
         raise HTTPException(404, f"no sample {row_id} in experiment {experiment_id}") from exc
-    return Response(sample_views.render_answers(experiment_id, rows), media_type="application/json")
+    # on a thread: the per-field scores run the structured metrics (imported on first use)
+    body = await asyncio.to_thread(sample_views.render_answers, experiment_id, rows)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/experiments/{experiment_id}/samples/{row_id}/image")
