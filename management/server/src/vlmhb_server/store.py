@@ -147,6 +147,34 @@ async def finish(
     await session.commit()
 
 
+async def finish_if(
+    session: AsyncSession,
+    exp: Experiment,
+    expected: tuple[str, ...],
+    status: str,
+    error: str | None = None,
+) -> bool:
+    """``finish``, but only while the experiment is still in one of the ``expected`` states:
+    one conditional UPDATE, so a supervisor claiming it at the same moment cannot be
+    overwritten (the loser sees False, and the experiment as the winner left it)."""
+    finished_at = time.time()
+    result = await session.execute(
+        update(Experiment)
+        .where(Experiment.id == exp.id, Experiment.status.in_(expected))
+        .values(status=status, error=error, finished_at=finished_at, worker_pid=None)
+    )
+    if result.rowcount != 1:
+        await session.rollback()
+        await session.refresh(exp)
+        return False
+    payload: dict[str, Any] = {"type": FINISHED, "status": status, "ts": finished_at}
+    if error:
+        payload["error"] = error
+    await append_events(session, exp.id, [payload])
+    await session.commit()
+    return True
+
+
 async def import_results(
     database: Database, experiment_id: int, workdir: Path, name: str, chunk: int = 2000
 ) -> int:

@@ -263,9 +263,12 @@ class Supervisor:
                 raise KeyError(experiment_id)
             if exp.status in ("queued", "interrupted"):
                 exp.cancelled_by = by
-                await store.finish(session, exp, "cancelled", "cancelled by request")
-                self.feeds.notify(experiment_id)
-                return "cancelled"
+                if await store.finish_if(
+                    session, exp, ("queued", "interrupted"), "cancelled", "cancelled by request"
+                ):
+                    self.feeds.notify(experiment_id)
+                    return "cancelled"
+                # the supervisor claimed it meanwhile: cancel it as a running one
             if exp.status != "running":
                 raise StateError(f"experiment {experiment_id} is {exp.status}; nothing to cancel")
             exp.cancel_requested = 1
