@@ -169,9 +169,7 @@ class RayExecutor:
             while True:
                 transfer = StageTransfer(spec.name)
                 if store is not None:  # each attempt starts from the driver's folders
-                    transfer.driver_push = self._moved(
-                        [store.push(folder, delete="all") for folder in stage_inputs(spec)]
-                    )
+                    transfer.driver_push = store.push_all(stage_inputs(spec))
                 generator = self._stage_fn.options(name=name, max_retries=0, **options).remote(
                     spec.model_dump_json(),
                     self._settings,
@@ -181,9 +179,7 @@ class RayExecutor:
                 try:
                     outcome = self._follow(spec, generator, emit, transfer)
                     if store is not None:
-                        transfer.driver_pull = self._moved(
-                            [store.pull(f, delete=d) for f, d in stage_outputs(spec)]
-                        )
+                        transfer.driver_pull = store.pull_all(stage_outputs(spec))
                         self.transfers.append(transfer)
                         emit(_transfer_line(transfer))
                     return outcome
@@ -207,13 +203,6 @@ class RayExecutor:
         finally:
             if token is not None:
                 (output_dir / remote.PROBE_FILE).unlink(missing_ok=True)
-
-    @staticmethod
-    def _moved(parts: list[Moved]) -> Moved:
-        total = Moved()
-        for part in parts:
-            total.add(part)
-        return total
 
     def _follow(
         self,

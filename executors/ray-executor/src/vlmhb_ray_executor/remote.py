@@ -189,12 +189,12 @@ def run_stage(
             moved: dict[str, Moved] = {}
             object_store = ObjectStore(**store) if store else None
             if object_store is not None:
-                moved["worker_pull"] = _pull_inputs(object_store, spec)
+                moved["worker_pull"] = object_store.pull_all(stage_inputs(spec))
             with _driver_environment(settings):
                 manager = _manager(settings)
                 result["outcome"] = LocalExecutor(manager).run(spec, lines.put)
             if object_store is not None:  # even after a failure: its logs help the driver
-                moved["worker_push"] = _push_outputs(object_store, spec)
+                moved["worker_push"] = object_store.push_all(stage_outputs(spec))
                 result["transfer"] = {k: asdict(v) for k, v in moved.items()}
         except BaseException as exc:
             result["error"] = exc
@@ -234,20 +234,6 @@ def run_stage(
         if "transfer" in result:
             yield ("transfer", result["transfer"])
         yield ("outcome", result["outcome"].model_dump(mode="json"))
-
-
-def _pull_inputs(store: ObjectStore, spec: Any) -> Moved:
-    moved = Moved()
-    for folder in stage_inputs(spec):
-        moved.add(store.pull(folder, delete="all"))
-    return moved
-
-
-def _push_outputs(store: ObjectStore, spec: Any) -> Moved:
-    moved = Moved()
-    for folder, delete in stage_outputs(spec):
-        moved.add(store.push(folder, delete=delete))
-    return moved
 
 
 def _signal_children(sig: int) -> None:

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 FS_PREFIX = "fs"
 """Under the storage URL, folders are kept at ``fs/<absolute path>``."""
+Delete = Literal["all", "none"]
+"""How a copy is replaced: exactly (``all``: what the source lacks goes) or by adding to it."""
 DEFAULT_ATTEMPTS = 6
 """Whole-folder attempts (each resumes the last): with the backoff below they ride out about
 half a minute of storage outage (a restart) before the stage fails."""
@@ -99,7 +101,7 @@ class ObjectStore:
         """The folder's place in the bucket: its absolute path under ``<url>/fs``."""
         return f"{self.url.rstrip('/')}/{FS_PREFIX}{Path(folder).absolute().as_posix()}"
 
-    def push(self, folder: str | Path, *, delete: Literal["all", "none"] = "all") -> Moved:
+    def push(self, folder: str | Path, *, delete: Delete = "all") -> Moved:
         """Make the bucket's copy of ``folder`` hold its files (only changed ones move);
         ``delete="all"`` also removes what the copy has and the folder has not."""
         root = Path(folder)
@@ -113,7 +115,21 @@ class ObjectStore:
         sizes = sum(_size(root / key) for key in result.transferred)
         return Moved(len(result.transferred), sizes, time.monotonic() - started)
 
-    def pull(self, folder: str | Path, *, delete: Literal["all", "none"] = "all") -> Moved:
+    def push_all(self, folders: list[tuple[Path, Delete]]) -> Moved:
+        """``push`` each ``(folder, delete)`` of ``stage_inputs``/``stage_outputs``; the total."""
+        moved = Moved()
+        for folder, delete in folders:
+            moved.add(self.push(folder, delete=delete))
+        return moved
+
+    def pull_all(self, folders: list[tuple[Path, Delete]]) -> Moved:
+        """``pull`` each ``(folder, delete)`` of ``stage_inputs``/``stage_outputs``; the total."""
+        moved = Moved()
+        for folder, delete in folders:
+            moved.add(self.pull(folder, delete=delete))
+        return moved
+
+    def pull(self, folder: str | Path, *, delete: Delete = "all") -> Moved:
         """Make ``folder`` (created if missing) hold the bucket's copy of it."""
         root = Path(folder)
         started = time.monotonic()
@@ -168,13 +184,15 @@ def _size(path: Path) -> int:
         return 0
 
 
-def stage_inputs(spec: Any) -> list[Path]:
+def stage_inputs(spec: Any) -> list[tuple[Path, Delete]]:
     """Folders a stage reads (its output folder too: the driver put its config there, and a
-    resumed stage finds what it did before)."""
-    return [*map(Path, spec.mounts), *map(Path, spec.writable), Path(spec.output_dir)]
+    resumed stage finds what it did before), each copied exactly (``all``): driver to bucket
+    before an attempt, bucket to worker at its start."""
+    folders = [*spec.mounts, *spec.writable, spec.output_dir]
+    return [(Path(folder), "all") for folder in folders]
 
 
-def stage_outputs(spec: Any) -> list[tuple[Path, Literal["all", "none"]]]:
+def stage_outputs(spec: Any) -> list[tuple[Path, Delete]]:
     """Folders a stage writes, each with how its copy is replaced: the stage's own folder
     exactly (``all``), shared caches (``writable``) by adding to them (``none``)."""
     return [(Path(spec.output_dir), "all"), *((Path(w), "none") for w in spec.writable)]
