@@ -74,6 +74,26 @@ def run_once(
     return clock.times
 
 
+def print_stage_table(per_kind: dict[str, dict[str, list[float]]], rounds: int) -> list[float]:
+    """Print mean seconds per stage kind, local against ray (``per_kind[kind][executor]``),
+    with the difference and the ratio; return the differences of the kinds that go through
+    the executor."""
+    print(f"{'stage':<7}{'count':>6}{'local':>9}{'ray':>9}{'ray-local':>11}{'ray/local':>11}")
+    diffs: list[float] = []
+    for kind in sorted(per_kind):
+        local, remote = per_kind[kind]["local"], per_kind[kind]["ray"]
+        if not local or not remote:
+            continue
+        lm, rm = statistics.mean(local), statistics.mean(remote)
+        if kind in EXECUTOR_KINDS:
+            diffs.append(rm - lm)
+        print(
+            f"{kind:<7}{len(remote) // rounds:>6}{lm:>9.2f}{rm:>9.2f}"
+            f"{rm - lm:>+11.2f}{rm / lm if lm else float('nan'):>10.2f}x"
+        )
+    return diffs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="default")
@@ -102,22 +122,8 @@ def main() -> int:
                 for kind, _name, elapsed in times.values():
                     per_kind[kind][executor].append(elapsed)
 
-        print(
-            f"\n{args.experiment} --limit {args.limit}, {args.repeat} round(s); seconds per stage"
-        )
-        print(f"{'stage':<7}{'count':>6}{'local':>9}{'ray':>9}{'ray-local':>11}{'ray/local':>11}")
-        diffs: list[float] = []
-        for kind in sorted(per_kind):
-            local, remote = per_kind[kind]["local"], per_kind[kind]["ray"]
-            if not local or not remote:
-                continue
-            lm, rm = statistics.mean(local), statistics.mean(remote)
-            if kind in EXECUTOR_KINDS:
-                diffs.append(rm - lm)
-            print(
-                f"{kind:<7}{len(remote) // args.repeat:>6}{lm:>9.2f}{rm:>9.2f}"
-                f"{rm - lm:>+11.2f}{rm / lm if lm else float('nan'):>10.2f}x"
-            )
+        print(f"\n{args.experiment} --limit {args.limit}, {args.repeat} round(s)")
+        diffs = print_stage_table(per_kind, args.repeat)
         local_total = sum(statistics.mean(v["local"]) * len(v["local"]) for v in per_kind.values())
         ray_total = sum(statistics.mean(v["ray"]) * len(v["ray"]) for v in per_kind.values())
         worst = max(diffs) if diffs else float("nan")

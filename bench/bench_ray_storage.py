@@ -23,7 +23,6 @@ import argparse
 import logging
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from _result import emit, figure  # noqa: E402
-from bench_ray_executor import EXECUTOR_KINDS, run_once  # noqa: E402
+from bench_ray_executor import print_stage_table, run_once  # noqa: E402
 
 GOAL_PER_STAGE_S = 1.0
 GOAL_BYTES_RATIO = 1.1
@@ -55,15 +54,15 @@ def folder_bytes(folder: Path) -> int:
 def measure_stages(records: list[dict[str, Any]]) -> None:
     """Wrap ``RayExecutor.run``: each stage's input and output bytes beside what it moved."""
     from vlmhb_ray_executor import RayExecutor
+    from vlmhb_ray_executor.transfer import stage_inputs, stage_outputs
 
     original = RayExecutor.run
 
     def run(self: Any, spec: Any, on_output: Any = None) -> Any:
-        inputs = [*spec.mounts, *spec.writable, spec.output_dir]
-        size_in = sum(folder_bytes(Path(f)) for f in inputs)
+        size_in = sum(folder_bytes(folder) for folder, _ in stage_inputs(spec))
         before = len(self.transfers)
         outcome = original(self, spec, on_output)
-        size_out = sum(folder_bytes(Path(f)) for f in [spec.output_dir, *spec.writable])
+        size_out = sum(folder_bytes(folder) for folder, _ in stage_outputs(spec))
         for moved in self.transfers[before:]:
             records.append({"stage": spec.name, "in": size_in, "out": size_out, **moved.as_dict()})
         return outcome
@@ -134,17 +133,8 @@ def main() -> int:
         for label, times in (("local", local_times), ("ray", ray_times)):
             for kind, _name, elapsed in times.values():
                 per_kind[kind][label].append(elapsed)
-        print(f"\n{args.experiment} --limit {args.limit}; seconds per stage (mean)")
-        print(f"{'stage':<7}{'count':>6}{'local':>9}{'ray+s3':>9}{'diff':>9}")
-        diffs = []
-        for kind in sorted(per_kind):
-            local, remote = per_kind[kind]["local"], per_kind[kind]["ray"]
-            if not local or not remote:
-                continue
-            lm, rm = statistics.mean(local), statistics.mean(remote)
-            if kind in EXECUTOR_KINDS:
-                diffs.append(rm - lm)
-            print(f"{kind:<7}{len(remote):>6}{lm:>9.2f}{rm:>9.2f}{rm - lm:>+9.2f}")
+        print(f"\n{args.experiment} --limit {args.limit}, ray with object storage")
+        diffs = print_stage_table(per_kind, rounds=1)
 
         print(f"\n{'stage':<22}{'in+out B':>11}{'fetched B':>11}{'sent B':>11}{'fetched/io':>11}")
         worst_ratio = 0.0

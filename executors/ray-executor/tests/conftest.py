@@ -9,6 +9,8 @@ but keeps other loopback addresses: the head is ``127.0.0.2`` and the second nod
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import secrets
 import shutil
@@ -215,3 +217,27 @@ def local_default(env_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     done = cli("run", "default", "--limit", "2", "--workdir", str(root / "work"), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return root / "work"
+
+
+def quality(path: Path) -> dict[str, dict[str, str]]:
+    """Leaderboard rows by run, holding only the score columns (speed and memory differ)."""
+    from vlmhb_reports import quality_columns
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = quality_columns(list(reader.fieldnames or []))
+        rows = {row["run"]: {c: row[c] for c in [*columns, "samples", "failed"]} for row in reader}
+    assert columns, f"no quality columns in {path}"
+    return rows
+
+
+def served_urls(workdir: Path, experiment: str) -> dict[str, str]:
+    """Where each model's server answered in a run (``serve <model>`` -> base URL), from its
+    events."""
+    path = workdir / "reports" / experiment / "events.jsonl"
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return {
+        e["name"]: e["outputs"]["base_url"]
+        for e in events
+        if e["type"] == "stage_finished" and e["stage_kind"] == "serve"
+    }

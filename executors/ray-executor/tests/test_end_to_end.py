@@ -3,7 +3,6 @@ like a local run, and a server actor killed during inference costs no sample."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, SECOND_IP, RayCluster, cli
+from .conftest import REPO, SECOND_IP, RayCluster, cli, quality, served_urls
 
 PINNED = {"env": {"VLMHB_RAY_RESOURCES": '{"second": 1}'}}
 """Overlay for a model entry: its server may only run on the second node."""
@@ -26,23 +25,6 @@ def _overlay(root: Path, models: dict[str, dict]) -> Path:
     for name, data in models.items():
         (root / "models" / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     return root
-
-
-def _quality(path: Path) -> dict[str, dict[str, str]]:
-    """Leaderboard rows by run, holding only the score columns (speed and memory differ)."""
-    from vlmhb_reports import quality_columns
-
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = quality_columns(list(reader.fieldnames or []))
-        rows = {row["run"]: {c: row[c] for c in [*columns, "samples", "failed"]} for row in reader}
-    assert columns, f"no quality columns in {path}"
-    return rows
-
-
-def _events(workdir: Path, experiment: str) -> list[dict]:
-    path = workdir / "reports" / experiment / "events.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _env(cluster: RayCluster, tmp_path: Path) -> dict[str, str]:
@@ -68,16 +50,12 @@ def test_default_experiment_scores_like_a_local_run(
     assert remote.returncode == 0, remote.stdout + remote.stderr
 
     report = Path("reports") / "default" / "leaderboard.csv"
-    expected = _quality(local_default / report)
-    assert _quality(tmp_path / "ray" / report) == expected
+    expected = quality(local_default / report)
+    assert quality(tmp_path / "ray" / report) == expected
     assert expected and all(row["failed"] == "0" for row in expected.values())
 
     # the pinned model's server ran on the second node; the other one wherever Ray placed it
-    served = {
-        e["name"]: e["outputs"]["base_url"]
-        for e in _events(tmp_path / "ray", "default")
-        if e["type"] == "stage_finished" and e["stage_kind"] == "serve"
-    }
+    served = served_urls(tmp_path / "ray", "default")
     assert served["serve tesseract"].startswith(f"http://{SECOND_IP}:"), served
     assert served["serve rapidocr"].startswith(("http://127.0.0.1:", f"http://{SECOND_IP}:"))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from .conftest import REPO, quality, served_urls
 from .netns_cluster import NetnsCluster, skip_reason
 
 pytestmark = pytest.mark.ray
@@ -39,17 +39,6 @@ def cluster(local_default: Path) -> Iterator[NetnsCluster]:
     with NetnsCluster(num_cpus={"a": 0, "b": 1, "c": 1}, resources={"b": {"gpu-host": 1}}) as c:
         c.s3_client().create_bucket(Bucket=BUCKET)
         yield c
-
-
-def _quality(path: Path) -> dict[str, dict[str, str]]:
-    from vlmhb_reports import quality_columns
-
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = quality_columns(list(reader.fieldnames or []))
-        rows = {row["run"]: {c: row[c] for c in [*columns, "samples", "failed"]} for row in reader}
-    assert columns, f"no quality columns in {path}"
-    return rows
 
 
 def _fingerprints(workdir: Path) -> set[str]:
@@ -104,8 +93,8 @@ def test_default_experiment_across_hosts_scores_like_the_local_run(
 
     driver = cluster.private_dir("a") / "clean" / "work"
     report = Path("reports") / "default" / "leaderboard.csv"
-    expected = _quality(local_default / report)
-    assert _quality(driver / report) == expected
+    expected = quality(local_default / report)
+    assert quality(driver / report) == expected
     assert expected and all(row["failed"] == "0" for row in expected.values())
     assert _fingerprints(driver) == _fingerprints(local_default)  # the same data, byte for byte
 
@@ -126,16 +115,7 @@ def test_default_experiment_across_hosts_scores_like_the_local_run(
     assert evals and all(f"clean/fs{seen_as / m}" in keys for m in evals), sorted(keys)[:20]
 
     # the pinned model's server ran on b and was reached over the cluster network
-    events = [
-        json.loads(line)
-        for line in (driver / "reports" / "default" / "events.jsonl").read_text().splitlines()
-        if line
-    ]
-    served = {
-        e["name"]: e["outputs"]["base_url"]
-        for e in events
-        if e["type"] == "stage_finished" and e["stage_kind"] == "serve"
-    }
+    served = served_urls(driver, "default")
     assert served["serve tesseract"].startswith(f"http://{cluster.ip('b')}:"), served
 
 
@@ -253,7 +233,7 @@ def test_a_host_killed_mid_stage_reruns_it_elsewhere_and_counts_nothing_twice(
 
     driver = cluster.private_dir("a") / "killed" / "work"
     report = Path("reports") / "default" / "leaderboard.csv"
-    assert _quality(driver / report) == _quality(local_default / report)
+    assert quality(driver / report) == quality(local_default / report)
     for per_sample in driver.glob("evals/*/per_sample.csv"):
         with per_sample.open(encoding="utf-8", newline="") as handle:
             ids = [row["id"] for row in csv.DictReader(handle)]
