@@ -103,6 +103,8 @@ test("the samples grid filters, and a sample shows its image and every run's ans
   await expect(page.getByTestId("sample-row").first()).toBeVisible();
   // filter by run (on the server): every row shown is that run's, and the address holds it
   const runSelect = page.getByLabel("run", { exact: true });
+  // the run list comes from its own request (facets): wait for it, not just for the rows
+  await expect(runSelect.locator("option").nth(1)).toBeAttached();
   const runs = await runSelect.locator("option").allTextContents();
   const run = runs.find((r) => r !== "all")!;
   await runSelect.selectOption(run);
