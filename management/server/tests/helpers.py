@@ -439,6 +439,21 @@ def start_postgres(
     return sock, stop
 
 
+def restart_postgres(root: Path) -> None:
+    """Restart the cluster ``start_postgres(root, ...)`` started, with its options, as an
+    operator would (``pg_ctl restart -m fast``: every backend is ended, clients see their
+    connections closed)."""
+    pg_ctl = _pg_bin("pg_ctl")
+    assert pg_ctl, "start_postgres found pg_ctl before"
+    # -l: the new server's output to the log, not to this pipe (which it would hold open)
+    restart = [pg_ctl, "-D", str(root / "data"), "-l", str(root / "log"), "-m", "fast"]
+    subprocess.run(
+        _as_postgres([*restart, "-w", "restart"]),
+        check=True,
+        capture_output=True,
+    )
+
+
 async def experiment_with_samples(
     database: Any, samples: list[dict[str, Any]], name: str = "samples"
 ) -> int:

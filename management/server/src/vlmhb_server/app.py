@@ -67,6 +67,7 @@ async def _running(services: Services) -> AsyncIterator[None]:
         await check_schema(services.database)
         services.schema = head_revision()
     services.samples.backend = await search.detect(services.database.engine)
+    await services.database.warm()
     leading: asyncio.Task[None] | None = None
     if services.supervisor_lock.try_acquire():
         await services.supervisor.start()

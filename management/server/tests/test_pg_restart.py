@@ -1,0 +1,90 @@
+"""PostgreSQL restarted under a running server (an upgrade, a failover, an operator): the
+connections the server had pooled are closed by it, and no request may fail on one."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import helpers
+import pytest
+from helpers import ServerProcess, experiment_with_samples
+from vlmhb_server.db import Database
+from vlmhb_server.migrate import migrate
+
+
+def _samples(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "run": f"model{i % 2}__ds__p",
+            "sample_id": f"doc{i:03d}",
+            "question": "What is the total?",
+            "reference": f"value {i}",
+            "answer": f"value {i if i % 3 else -i}",
+            "scores": {"anls": (i * 37 % 101) / 100},
+            "latency_s": (i * 13 % 17) / 10,
+            "image_path": None,
+            "doc_class": "receipt",
+            "question_type": "total",
+            "metadata": {},
+        }
+        for i in range(count)
+    ]
+
+
+async def test_a_postgres_restart_fails_no_request(tmp_path: Path) -> None:
+    # its own cluster, to restart (others' tests share theirs); under /tmp as the fixture's,
+    # where the postgres user can reach it (pytest's tmp_path is private to root)
+    root = Path(tempfile.mkdtemp(prefix="vlmhb-pg-restart-"))
+    try:
+        sock, stop = helpers.start_postgres(root, durable=False)
+    except helpers.PostgresUnavailable as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(str(exc))
+    url = f"postgresql+asyncpg://vlmhb@/postgres?host={sock}"
+    server = None
+    try:
+        database = Database(url)
+        await migrate(database)
+        exp_id = await experiment_with_samples(database, _samples(120))
+        await database.dispose()
+        server = ServerProcess(tmp_path / "w", url, extra=["--workers", "1"]).start()
+        base = f"/api/experiments/{exp_id}/samples"
+        asked = [
+            (base, {"limit": 10}),
+            (base, {"limit": 10, "offset": 60}),
+            (base, {"limit": 10, "sort": "anls", "order": "desc"}),
+            (base, {"limit": 10, "q": "value 1"}),
+            (f"/api/experiments/{exp_id}", {}),
+            ("/api/experiments", {}),
+        ]
+        async with server.client() as client:
+
+            async def ask() -> list[Any]:
+                # all at once, twice over: the pool holds several connections to lose
+                answers = await asyncio.gather(
+                    *(client.get(path, params=params) for path, params in asked * 2)
+                )
+                assert [a.status_code for a in answers] == [200] * len(answers), [
+                    (a.request.url.path, a.status_code, a.text[:200]) for a in answers
+                ]
+                return [a.json() for a in answers]
+
+            before = await ask()
+            helpers.restart_postgres(root)
+            after = await ask()
+        assert _pages(after) == _pages(before)
+        assert "Traceback" not in server.output(), server.output()[-3000:]
+    finally:
+        if server is not None:
+            server.stop()
+        stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _pages(answers: list[Any]) -> list[Any]:
+    """What the samples pages said (the experiment's own record holds times that move)."""
+    return [a for a in answers if isinstance(a, dict) and "items" in a]
