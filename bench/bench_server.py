@@ -1,4 +1,4 @@
-# Run:  uv run --no-project --with ./dependency-injector --with ./core --with './management/server[test,bench]' python bench/bench_server.py [--samples 100000] [--clients 50] [--ws-clients 20] [--workers N] [--no-load] [--postgres | --database-url URL]
+# Run:  uv run --no-project --with ./dependency-injector --with ./core --with './management/server[test,bench]' python bench/bench_server.py [--samples 100000] [--clients 50] [--ws-clients 20] [--workers N] [--no-load] [--postgres | --database-url URL] [--no-sqlite]
 """vlmhb-server under load, against its goals, on this machine (a real server process; SQLite,
 or PostgreSQL with ``--postgres`` / ``--database-url``).
 
@@ -9,11 +9,16 @@ or PostgreSQL with ``--postgres`` / ``--database-url``).
 1. Samples page latency: ``--samples`` samples (default 100k) in the database, ``--clients``
    concurrent closed-loop clients (default 50, one keep-alive connection each) asking for
    samples pages: plain first page, a deep page, sorted by a score, filtered by run, a text
-   search, and a text search for a new term on every request (no cached answer helps it). Each
-   query's first requests are measured too (they pay for the server's cached ordering). p50/p99
-   per query; goal p99 < 100 ms for a samples page. The reference is ``GET /api/health`` (no
-   database) under the same load, measured in the same run: the ratio is what the samples
-   query costs above the framework's floor. The server runs with its default ``--workers``
+   search, and a text search for a new term on every request (no cached answer helps it),
+   ``--requests`` each (default 40). p50/p99 per query over the load as it goes on; goal p99 <
+   100 ms for a samples page. The first wave (every client's first request, all sent at the
+   same instant, the query's first ask in each server process among them) is reported apart,
+   as its slowest request: in a run of a fraction of a second it would otherwise be the p99,
+   and it was, for ``/api/health`` too. The reference is ``GET /api/health`` (no database)
+   under the same load. With ``--postgres`` / ``--database-url`` the same data is also served
+   from SQLite and the two servers take turns, query by query, half the requests at a time;
+   the ratio of their p99 is the comparison, since what else runs on this machine moves the
+   absolute figures 2-10x between runs. The servers run with their default ``--workers``
    (``--workers N`` to change), on the same cores as this client.
 2. WebSocket fan-out: ``--ws-clients`` clients (default 20) follow an experiment while it
    streams (half join mid-run: replay, then live). Every client must get every event exactly
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -256,18 +262,21 @@ class Load:
 
     async def run(
         self, requests: int, path: str, params: dict[str, Any] | Callable[[], dict[str, Any]]
-    ) -> list[float]:
-        latencies: list[float] = []
+    ) -> tuple[list[float], list[float]]:
+        """``(first wave, the rest)``: the latencies of each client's first request (all
+        sent at one instant) and of its others (the load as it goes on)."""
+        first: list[float] = []
+        rest: list[float] = []
 
         async def one() -> None:
-            for _ in range(requests):
+            for i in range(requests):
                 asked = params() if callable(params) else params
                 started = time.perf_counter()
                 await self.get(path, asked)
-                latencies.append(time.perf_counter() - started)
+                (rest if i else first).append(time.perf_counter() - started)
 
         await asyncio.gather(*(one() for _ in range(self.clients)))
-        return latencies
+        return first, rest
 
 
 def start_postgres(root: Path) -> tuple[str, Callable[[], None]]:
@@ -284,7 +293,7 @@ def start_postgres(root: Path) -> tuple[str, Callable[[], None]]:
 
 async def samples_bench(
     workdir: Path,
-    url: str,
+    urls: dict[str, str],
     samples: int,
     clients: int,
     requests: int,
@@ -294,50 +303,93 @@ async def samples_bench(
     workers: int | None = None,
     load: bool = True,
 ) -> tuple[bool, list[dict[str, Any]]]:
-    started = time.perf_counter()
-    exp_id, runs = await fill(url, samples)
-    print(
-        f"filled {samples} samples into {redact_url(url)} in {time.perf_counter() - started:.1f} s"
-    )
-    results = await first_asks(url, exp_id, runs, samples)
+    """Part 0 and 1 on each database of ``urls`` (label: URL), the same data in each. With
+    two, the loads alternate: each query runs half its requests on one server, then half on
+    the other, twice, so that what else this machine does weighs on both alike and the
+    ratio of their p99 is the comparison (absolute figures here move 2-10x between runs)."""
+    results: list[dict[str, Any]] = []
+    filled: dict[str, tuple[int, list[str]]] = {}
+    for label, url in urls.items():
+        started = time.perf_counter()
+        filled[label] = await fill(url, samples)
+        took = time.perf_counter() - started
+        print(f"filled {samples} samples into {redact_url(url)} in {took:.1f} s")
+        exp_id, runs = filled[label]
+        for found in await first_asks(url, exp_id, runs, samples):
+            results.append({**found, "name": f"{label}: {found['name']}"})
     if not load:
         return True, results
     extra = ["--log-level", "warning"] + (["--workers", str(workers)] if workers else [])
-    server = ServerProcess(workdir / "w", url, extra=extra).start(timeout_s=START_S)
+    servers: dict[str, ServerProcess] = {}
     ok = True
-    rng = random.Random(1)
     try:
-        base = f"/api/experiments/{exp_id}/samples"
-        async with Load(server, clients, client) as load:
-            await load.run(1, "/api/health", {})  # opens every client's connection
-            floor = await load.run(requests, "/api/health", {})
-            ref99 = pct(floor, 0.99)
+        for label, url in urls.items():
+            servers[label] = ServerProcess(workdir / label, url, extra=extra)
+            servers[label].start(timeout_s=START_S)
+        async with contextlib.AsyncExitStack() as stack:
+            loads = {
+                label: await stack.enter_async_context(Load(server, clients, client))
+                for label, server in servers.items()
+            }
+            for each in loads.values():
+                await each.run(1, "/api/health", {})  # opens every client's connection
+            labels = list(urls)
             print(
                 f"\n1. samples pages, {samples} samples, {clients} concurrent clients x "
                 f"{requests} requests ({client} client, server workers: "
-                f"{workers or 'default'})"
+                f"{workers or 'default'}; {' and '.join(labels)}"
+                f"{' alternating' if len(labels) > 1 else ''})"
             )
-            print(
-                f"   reference GET /api/health: p50 {pct(floor, 0.5) * 1000:.1f} ms, "
-                f"p99 {ref99 * 1000:.1f} ms"
-            )
-            results.append(figure("health p99 (reference)", ref99 * 1000, "ms"))
-            cases = queries(runs, samples, rng)
-            print(f"   {'query':34} {'p50 ms':>8} {'p99 ms':>8} {'p99/ref':>8}  goal p99 < 100 ms")
-            for name, params in cases.items():
-                if only and not any(word in name for word in only):
-                    continue
-                values = await load.run(requests, base, params)
-                p50, p99 = pct(values, 0.5), pct(values, 0.99)
-                met = p99 < 0.1
-                ok &= met if name == "first page (50)" else True
-                print(
-                    f"   {name:34} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {p99 / ref99:8.1f}  "
-                    f"{'met' if met else 'MISSED'}"
-                )
-                results.append(figure(f"{name} p99", p99 * 1000, "ms", "< 100", met))
+            print(f"   {'ms: wave max, p50 / p99':34}", end="")
+            print("".join(f"{label:>30}" for label in labels), end="")
+            print(f"{'p99 ratio':>11}" if len(labels) == 2 else "", "  goal p99 < 100 ms")
+            cases: dict[str, Any] = {"GET /api/health (reference)": ("/api/health", {})}
+            exp_ids = {label: filled[label][0] for label in labels}
+            rng = random.Random(1)
+            for name, params in queries(filled[labels[0]][1], samples, rng).items():
+                if not only or any(word in name for word in only):
+                    cases[name] = ("samples", params)
+            for name, (path, params) in cases.items():
+                took: dict[str, list[float]] = {label: [] for label in labels}
+                waves: dict[str, list[float]] = {label: [] for label in labels}
+                for half in (requests // 2, requests - requests // 2):
+                    for label in labels:
+                        asked = path
+                        if path == "samples":
+                            asked = f"/api/experiments/{exp_ids[label]}/samples"
+                        wave, rest = await loads[label].run(half, asked, params)
+                        waves[label] += wave
+                        took[label] += rest
+                row, met_all = f"   {name[:34]:34}", True
+                for label in labels:
+                    results.append(
+                        figure(f"{label}: {name} first wave max", max(waves[label]) * 1000, "ms")
+                    )
+                    row += f"{max(waves[label]) * 1000:8.0f}"
+                    p50, p99 = pct(took[label], 0.5), pct(took[label], 0.99)
+                    met = p99 < 0.1
+                    met_all &= met
+                    if name == "first page (50)":
+                        ok &= met
+                    row += f"{p50 * 1000:10.1f} / {p99 * 1000:7.1f}{'' if met else '!'}"
+                    goal = None if path == "/api/health" else "< 100"
+                    results.append(
+                        figure(
+                            f"{label}: {name} p99", p99 * 1000, "ms", goal, met if goal else None
+                        )
+                    )
+                if len(labels) == 2:
+                    first, second = (pct(took[label], 0.99) for label in labels)
+                    row += f"{second / first:11.2f}"
+                    results.append(
+                        figure(f"{labels[1]}/{labels[0]}: {name} p99", second / first, "x")
+                    )
+                print(row, "" if path == "/api/health" else ("  met" if met_all else "  MISSED"))
+            if len(labels) == 2:
+                print(f"   ratio: {labels[1]} p99 / {labels[0]} p99, measured alternately")
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     return ok, results
 
 
@@ -397,7 +449,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=10, help="per client per query")
+    parser.add_argument("--requests", type=int, default=40, help="per client per query")
     parser.add_argument("--ws-clients", type=int, default=20)
     parser.add_argument(
         "--only", action="append", help="run only the samples queries whose name has this word"
@@ -414,6 +466,11 @@ def main() -> int:
     )
     where.add_argument(
         "--postgres", action="store_true", help="start a throwaway PostgreSQL (initdb + pg_ctl)"
+    )
+    parser.add_argument(
+        "--no-sqlite",
+        action="store_true",
+        help="with --postgres / --database-url: leave out the SQLite reference run beside it",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="vlmhb-server --workers (default: its own)"
@@ -438,14 +495,19 @@ def main() -> int:
     figures: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="vlmhb-bench-server-") as tmp:
         stop: Callable[[], None] | None = None
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite'}"
-        if args.postgres:
-            url, stop = start_postgres(Path(tmp))
+        urls = {"SQLite": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite'}"}
+        if args.postgres or args.database_url:
+            if args.postgres:
+                url, stop = start_postgres(Path(tmp))
+            else:
+                url = args.database_url
+            # the SQLite reference runs beside it unless --no-sqlite
+            urls = ({} if args.no_sqlite else urls) | {"PostgreSQL": url}
         try:
             ok, found = asyncio.run(
                 samples_bench(
                     Path(tmp),
-                    url,
+                    urls,
                     args.samples,
                     args.clients,
                     args.requests,

@@ -138,13 +138,27 @@ async def test_pages_sort_filter_and_follow_a_reimport(
     # a re-import replaces the samples and bumps the version: no page comes from the cache
     async with database.session() as session:
         await session.execute(text("DELETE FROM samples WHERE experiment_id = :e"), {"e": exp_id})
-        await store.insert_samples(session, exp_id, _samples(7, tag="new"))
+        await store.insert_samples(session, exp_id, renewed := _samples(7, tag="new"))
         await session.commit()
     total, rows = await service.page(exp_id, Query(), 50, 0)
     assert total == 7 and rows[0][2] == "doc0000new"
     assert await _ids(service, exp_id, Query(q="doc0003new")) == ["doc0003new"]
+    total, rows = await service.page(exp_id, by_score, 10, 0)  # its old id list is stale
+    model0 = [s for s in renewed if s["run"] == "model0__ds__p"]
+    best = max(model0, key=lambda s: s["scores"]["anls"])
+    assert total == len(model0) and rows[0][2] == best["sample_id"]
     with pytest.raises(NotFound):
         await service.page(exp_id + 100, Query(), 50, 0)
+    # an experiment deleted by another process: its pages are gone, cached or not
+    async with database.session() as session:
+        await session.execute(text("DELETE FROM samples WHERE experiment_id = :e"), {"e": exp_id})
+        await session.execute(text("DELETE FROM events WHERE experiment_id = :e"), {"e": exp_id})
+        await session.execute(text("DELETE FROM runs WHERE experiment_id = :e"), {"e": exp_id})
+        await session.execute(text("DELETE FROM experiments WHERE id = :e"), {"e": exp_id})
+        await session.commit()
+    for query in (Query(), by_score):
+        with pytest.raises(NotFound):
+            await service.page(exp_id, query, 10, 0)
 
 
 async def test_concurrent_first_asks_share_one_query(database: Database) -> None:

@@ -12,6 +12,13 @@ first out.
 Unfiltered pages in id order (the explorer's first view) need no list: the
 ``(experiment_id, id)`` index answers them, with a cached count as ``total``.
 
+Which version is current is not asked before each page: the process assumes the version it
+saw last and the statement that reads the page's rows also reads the experiment's version
+(one statement, one snapshot). When that differs (a re-import), the page is made again for
+the new version. So a page whose ordering is cached is one round trip to the database,
+which on PostgreSQL, where every round trip is a hand-off to another process, is most of
+its cost under load.
+
 What used to cost most under 50 concurrent clients was not SQL: ORM objects, SQLAlchemy's
 several hand-offs per query to aiosqlite's thread, each waiting on a busy event loop and the
 GIL, FastAPI's JSON encoding. So rows are read as plain tuples on the driver's own connection
@@ -27,9 +34,9 @@ import sqlite3
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import func, select
@@ -40,6 +47,7 @@ from . import search
 from .db import Experiment, SampleRow, json_loads
 
 log = logging.getLogger("vlmhb_server")
+T = TypeVar("T")
 
 #: query parameters that are not metadata filters
 RESERVED = frozenset(
@@ -108,6 +116,11 @@ class Ranges:
             raise BadQuery("score_min/score_max: name the metric they apply to in metric=")
         return cls(metric=metric, **bounds)
 
+    @property
+    def bounded(self) -> bool:
+        """Whether any bound is set (asked on every page: no SQL is built for it)."""
+        return any(getattr(self, key) is not None for key in _RANGE_KEYS)
+
     def where(self) -> list[Any]:
         where: list[Any] = []
         score = SampleRow.scores[self.metric].as_float()
@@ -172,7 +185,7 @@ class Query:
     def plain(self) -> bool:
         """Every sample in id order: the index answers any page, no id list is needed."""
         filtered = self.runs or self.q or self.filters or self.sample_id
-        return not (filtered or self.ranges.where()) and self.sort == "id"
+        return not (filtered or self.ranges.bounded) and self.sort == "id"
 
     def where(self, experiment_id: int, backend: str) -> list[Any]:
         where: list[Any] = [SampleRow.experiment_id == experiment_id]
@@ -232,6 +245,9 @@ class SamplesService:
         self.engine = engine
         self.cache = cache or SamplesCache()
         self.backend = search.SCAN
+        #: the samples version this process saw last, per experiment (checked by every page)
+        self.versions: dict[int, int] = {}
+        self._pending_versions: dict[int, asyncio.Future[Any]] = {}
         self._inline: _Reads | bool | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -258,33 +274,62 @@ class SamplesService:
         limit: int,
         offset: int,
     ) -> tuple[int, list[Any]]:
-        version = await reads.version(experiment_id)
-        if version is None:
-            raise NotFound(experiment_id)
-        key = (experiment_id, version, query)
+        """The page for the version seen last, checked by the read of its rows; made again
+        when the experiment changed meanwhile (at most twice more: then the rows as read)."""
+        for _ in range(3):
+            version = self.versions.get(experiment_id)
+            if version is None:
+                version = await self._version(reads, experiment_id)
+                if version is None:
+                    raise NotFound(experiment_id)
+                self._saw(experiment_id, version)
+            key = (experiment_id, version, query)
+            current, total, rows = await self._page_at(reads, conn, key, limit, offset)
+            if current == version:
+                break
+            if current is None:  # deleted meanwhile
+                self.versions.pop(experiment_id, None)
+                raise NotFound(experiment_id)
+            self._saw(experiment_id, current)
+        return total, rows
+
+    def _saw(self, experiment_id: int, version: int) -> None:
+        self.versions[experiment_id] = version
+        while len(self.versions) > 4096:
+            self.versions.pop(next(iter(self.versions)))
+
+    async def _page_at(
+        self, reads: _Reads, conn: Any, key: tuple[Any, ...], limit: int, offset: int
+    ) -> tuple[int | None, int, list[Any]]:
+        """``(version, total, rows)``: one page of ``key``'s query, read as if ``key``'s
+        samples version were current, and the version the rows were read at. Only when the
+        two agree is the page right; what this caches under a ``key`` that turns out stale
+        is never asked for again (versions only grow)."""
+        experiment_id, _, query = key
         ids = self.cache.get(key)
         if ids is None and query.plain:
             # every sample in id order: the index answers any page, so no request waits for
             # the id list; deep pages get one (here if quick, else in the background) because
-            # an OFFSET walks every skipped index entry (~1 ms per 50k)
-            if offset > PLAIN_OFFSET:
+            # an OFFSET walks every skipped index entry (~1 ms per 50k). So does every page
+            # on a database in another process (PostgreSQL): there the index walk joined to
+            # the rows costs the database twice what rows by primary key do
+            if offset > PLAIN_OFFSET or self._inline_reads() is None:
                 ids = self._ids_inline(key, experiment_id, query)
                 if ids is None:
                     self._prepare(key, experiment_id, query)
             if ids is None:
                 total = await self._total(reads, key, experiment_id)
-                rows = await reads.plain_page(experiment_id, query.order, limit, offset)
-                if rows is not None:
-                    return total, rows
+                found = await reads.plain_page(experiment_id, query.order, limit, offset)
+                if found is not None:
+                    return found[0], total, found[1]
         if ids is None:
             ids = self._ids_inline(key, experiment_id, query)
         if ids is None:
             ids = await self._ids(conn, key, experiment_id, query)
         wanted = ids[offset : offset + limit].tolist()
-        if not wanted:
-            return len(ids), []
-        by_id = {row[0]: row for row in await reads.rows(wanted)}
-        return len(ids), [by_id[i] for i in wanted if i in by_id]
+        version, rows = await reads.rows(experiment_id, wanted)
+        by_id = {row[0]: row for row in rows}
+        return version, len(ids), [by_id[i] for i in wanted if i in by_id]
 
     def close(self) -> None:
         if isinstance(self._inline, _Reads):
@@ -348,36 +393,26 @@ class SamplesService:
         found = self.cache.totals.get(key)
         if found is not None:
             return found
-        pending = self.cache.pending_totals.get(key)
-        if pending is not None:  # 50 first asks must not count 100k rows 50 times
-            return await asyncio.shield(pending)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.cache.pending_totals[key] = future
-        try:
-            found = await reads.count(experiment_id)
-            self.cache.totals[key] = found
-            while len(self.cache.totals) > 1024:
-                self.cache.totals.pop(next(iter(self.cache.totals)))
-            future.set_result(found)
-            return found
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()
-            raise
-        finally:
-            del self.cache.pending_totals[key]
+        # 50 first asks must not count 100k rows 50 times
+        found = await _once(self.cache.pending_totals, key, lambda: reads.count(experiment_id))
+        self.cache.totals[key] = found
+        while len(self.cache.totals) > 1024:
+            self.cache.totals.pop(next(iter(self.cache.totals)))
+        return found
+
+    async def _version(self, reads: _Reads, experiment_id: int) -> int | None:
+        """The experiment's samples version, read once however many requests ask at once
+        (a new process under load gets its first asks all together)."""
+        return await _once(
+            self._pending_versions, experiment_id, lambda: reads.version(experiment_id)
+        )
 
     async def _ids(
         self, conn: Any, key: tuple[Any, ...], experiment_id: int, query: Query
     ) -> array:
-        """The ordered ids for ``key``, computed once however many requests ask at once (the
-        future is registered before any await, so concurrent askers find it)."""
-        pending = self.cache.pending.get(key)
-        if pending is not None:  # another request is computing it: share its answer
-            return await asyncio.shield(pending)
-        future: asyncio.Future[array] = asyncio.get_running_loop().create_future()
-        self.cache.pending[key] = future
-        try:
+        """The ordered ids for ``key``, computed once however many requests ask at once."""
+
+        async def select() -> array:
             where = query.where(experiment_id, self.backend)
             if conn is None:  # the inline path holds no pooled connection: take one now
                 async with self.engine.connect() as own:
@@ -385,18 +420,48 @@ class SamplesService:
             else:
                 ids = await _select_ids(conn, where, query.ordering())
             self.cache.put(key, ids)
-            future.set_result(ids)
             return ids
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must
-            raise
-        finally:
-            del self.cache.pending[key]
+
+        return await _once(self.cache.pending, key, select)
 
 
-_FIELDS = "id, run, sample_id, question, reference, answer, scores, latency_s, image_path, "
-_FIELDS += "doc_class, question_type, metadata"
+async def _once(
+    pending: dict[Any, asyncio.Future[Any]], key: Any, make: Callable[[], Awaitable[T]]
+) -> T:
+    """``make()``'s answer, made once for everyone asking for ``key`` meanwhile: the future is
+    registered before any await, so concurrent askers find it and share its answer (or its
+    error)."""
+    found = pending.get(key)
+    if found is not None:
+        return await asyncio.shield(found)
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    pending[key] = future
+    try:
+        value = await make()
+        future.set_result(value)
+        return value
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: waiters re-raise it, nobody else must
+        raise
+    finally:
+        del pending[key]
+
+
+#: a page's columns, as ``_PAGE`` selects them, on the ``samples s`` of the reads' joins
+_FIELDS = ", ".join(
+    f"s.{name}"
+    for name in (
+        *("id", "run", "sample_id", "question", "reference", "answer", "scores", "latency_s"),
+        *("image_path", "doc_class", "question_type", "metadata"),
+    )
+)
+#: the experiment's samples version beside a page's rows, read by the same statement: the
+#: rows' own ``ON`` condition picks them, and an experiment with none still gives its version
+_WITH_VERSION = (
+    "SELECT e.samples_version, {fields} FROM experiments e "
+    "LEFT JOIN samples s ON s.experiment_id = e.id AND s.id {ids} WHERE e.id = {experiment}"
+)
 
 
 class _InlineSQLite:
@@ -472,46 +537,49 @@ class _Reads:
 
     async def plain_page(
         self, experiment_id: int, order: str, limit: int, offset: int
-    ) -> list[Any] | None:
-        """A page of every sample in id order; None: take the general path. (The inner
-        query skips the offset on the covering (experiment_id, id) index, not on rows.)"""
+    ) -> tuple[int | None, list[Any]] | None:
+        """``(version, rows)``: a page of every sample in id order and the samples version
+        it was read at; None: take the general path. (The inner query skips the offset on the
+        covering (experiment_id, id) index, not on rows.)"""
         if self.driver is None:
             return None
         direction = "DESC" if order == "desc" else "ASC"
+        inner = f"SELECT id FROM samples WHERE experiment_id = {{e}} ORDER BY id {direction}"
+        inner += " LIMIT {limit} OFFSET {offset}"
         if self.dialect == "sqlite":
+            ids = "IN (" + inner.format(e="?", limit="?", offset="?") + ")"
+            sql = _WITH_VERSION.format(fields=_FIELDS, ids=ids, experiment="?")
             raw = await self.driver.execute_fetchall(
-                f"SELECT {_FIELDS} FROM samples WHERE id IN (SELECT id FROM samples "
-                f"WHERE experiment_id = ? ORDER BY id {direction} LIMIT ? OFFSET ?) "
-                f"ORDER BY id {direction}",
-                (experiment_id, limit, offset),
+                f"{sql} ORDER BY s.id {direction}", (experiment_id, limit, offset, experiment_id)
             )
-        else:
+        else:  # ANY(ARRAY(...)): the page's ids once, then primary-key reads
+            ids = "= ANY(ARRAY(" + inner.format(e="$1", limit="$2", offset="$3") + "))"
+            sql = _WITH_VERSION.format(fields=_FIELDS, ids=ids, experiment="$1")
             raw = await self.driver.fetch(
-                f"SELECT {_FIELDS} FROM samples WHERE id IN (SELECT id FROM samples "
-                f"WHERE experiment_id = $1 ORDER BY id {direction} LIMIT $2 OFFSET $3) "
-                f"ORDER BY id {direction}",
-                experiment_id,
-                limit,
-                offset,
+                f"{sql} ORDER BY s.id {direction}", experiment_id, limit, offset
             )
-        return self._decode(raw)
+        return self._versioned(raw)
 
-    def _decode(self, raw: list[Any]) -> list[Any]:
-        return [(*r[:6], _json(r[6]), *r[7:11], _json(r[11])) for r in raw]
-
-    async def rows(self, ids: list[int]) -> list[Any]:
+    async def rows(self, experiment_id: int, ids: list[int]) -> tuple[int | None, list[Any]]:
+        """``(version, rows)``: the samples ``ids`` (in no particular order) and the samples
+        version they were read at (None: no such experiment)."""
         if self.driver is None:
-            return list(await self.conn.execute(_PAGE.where(SampleRow.id.in_(ids))))
+            found = list(await self.conn.execute(_PAGE.where(SampleRow.id.in_(ids))))
+            # read after the rows: if it is the version asked for, so were they (it only grows)
+            return await self.version(experiment_id), found
         if self.dialect == "sqlite":
-            marks = ", ".join("?" * len(ids))
-            raw = await self.driver.execute_fetchall(
-                f"SELECT {_FIELDS} FROM samples WHERE id IN ({marks})", ids
-            )
+            marks = "IN (" + ", ".join("?" * len(ids)) + ")"
+            sql = _WITH_VERSION.format(fields=_FIELDS, ids=marks, experiment="?")
+            raw = await self.driver.execute_fetchall(sql, [*ids, experiment_id])
         else:
-            raw = await self.driver.fetch(
-                f"SELECT {_FIELDS} FROM samples WHERE id = ANY($1::int[])", ids
-            )
-        return self._decode(raw)
+            sql = _WITH_VERSION.format(fields=_FIELDS, ids="= ANY($2::int[])", experiment="$1")
+            raw = await self.driver.fetch(sql, experiment_id, ids)
+        return self._versioned(raw)
+
+    def _versioned(self, raw: list[Any]) -> tuple[int | None, list[Any]]:
+        version = raw[0][0] if raw else None
+        rows = [r[1:] for r in raw if r[1] is not None]
+        return version, [(*r[:6], _json(r[6]), *r[7:11], _json(r[11])) for r in rows]
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
