@@ -312,8 +312,8 @@ async def samples_bench(
     for label, url in urls.items():
         started = time.perf_counter()
         filled[label] = await fill(url, samples)
-        took = time.perf_counter() - started
-        print(f"filled {samples} samples into {redact_url(url)} in {took:.1f} s")
+        seconds = time.perf_counter() - started
+        print(f"filled {samples} samples into {redact_url(url)} in {seconds:.1f} s")
         exp_id, runs = filled[label]
         for found in await first_asks(url, exp_id, runs, samples):
             results.append({**found, "name": f"{label}: {found['name']}"})
@@ -482,6 +482,8 @@ def main() -> int:
         help="load client (default: aiohttp when installed, else httpx)",
     )
     args = parser.parse_args()
+    if args.requests < 2:
+        parser.error("--requests: at least 2 (each query runs in two halves per database)")
     client = args.client
     if client is None:
         try:
