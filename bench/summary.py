@@ -63,6 +63,7 @@ RECIPES = {
         quick=["--pages", "1000"],
     ),
     "env": Recipe("bench_env.py", ["./dependency-injector"], quick=["--rounds", "2"]),
+    "registry": Recipe("bench_registry.py", CORE, quick=["--rounds", "2"]),
     "sync": Recipe("bench_sync.py", ["./data-layer", "moto[server]"], quick=["--files", "200"]),
     "wrapper_overhead": Recipe(
         "bench_wrapper_overhead.py",
