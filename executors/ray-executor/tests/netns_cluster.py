@@ -201,25 +201,18 @@ def skip_reason() -> str | None:
                 f"mount -t overlay probe -o lowerdir={folder}/lower,upperdir={folder}/upper,"
                 f"workdir={folder}/work {folder}/merged"
             )
-            _sh(
-                "ip",
-                "netns",
-                "exec",
-                probe,
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-ec",
-                script,
-            )
+            _sh(*_in_private_mounts(probe), "sh", "-ec", script)
     except RuntimeError as error:
         return f"cannot build a host (bridge, unshare --mount, bind, tmpfs or overlay): {error}"
     finally:
         _sh("ip", "netns", "del", probe, check=False)
     return None
+
+
+def _in_private_mounts(netns: str) -> list[str]:
+    """The argv prefix that runs a command in ``netns`` and in a mount namespace of its own
+    (what a host is; the capability probe checks the same)."""
+    return ["ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--"]
 
 
 class NetnsCluster:
@@ -560,15 +553,7 @@ class NetnsCluster:
             folder.mkdir(exist_ok=True)
         keeper = subprocess.Popen(
             [
-                "ip",
-                "netns",
-                "exec",
-                self._netns[host],
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
+                *_in_private_mounts(self._netns[host]),
                 "sh",
                 "-c",
                 _HOST_SETUP,
