@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -67,7 +68,8 @@ async def _running(services: Services) -> AsyncIterator[None]:
         await check_schema(services.database)
         services.schema = head_revision()
     services.samples.backend = await search.detect(services.database.engine)
-    await services.database.warm()
+    await services.samples.warm()
+    _freeze_startup_heap()
     leading: asyncio.Task[None] | None = None
     if services.supervisor_lock.try_acquire():
         await services.supervisor.start()
@@ -86,6 +88,20 @@ async def _running(services: Services) -> AsyncIterator[None]:
         await services.feeds.close()
         services.samples.close()
         await services.database.dispose()
+
+
+def _freeze_startup_heap() -> None:
+    """Leave what startup made (modules, the app, SQLAlchemy's and pydantic's tables: ~100k
+    objects) out of every later garbage collection.
+
+    A full collection walks every tracked object, and while it runs the process answers
+    nothing: under load that was a 30-150 ms stall of every request in flight, a few times a
+    second, and it was the p99 of every route, ``/api/health`` included. Those objects live as
+    long as the process, so walking them finds nothing; ``gc.freeze`` (the standard library's
+    answer for long-lived servers) moves them out of reach. Requests' own garbage is still
+    collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 __all__ = ["create_app"]

@@ -258,17 +258,6 @@ class Database:
         async with self.sessions() as session:
             yield session
 
-    async def warm(self) -> None:
-        """Open the pool's PostgreSQL connections now, not under the first requests: each is
-        a new backend process (~10 ms), and the first requests after every start would
-        otherwise wait for them one by one. (SQLite's pages read on a connection of their
-        own; see ``samples``.)"""
-        if self.engine.dialect.name != "postgresql":
-            return
-        async with contextlib.AsyncExitStack() as held:
-            for _ in range(PG_POOL):
-                await held.enter_async_context(self.engine.connect())
-
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -29,6 +29,7 @@ any hand-off; see ``_inline_reads``), and the body is encoded by orjson.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -310,10 +311,8 @@ class SamplesService:
         if ids is None and query.plain:
             # every sample in id order: the index answers any page, so no request waits for
             # the id list; deep pages get one (here if quick, else in the background) because
-            # an OFFSET walks every skipped index entry (~1 ms per 50k). So does every page
-            # on a database in another process (PostgreSQL): there the index walk joined to
-            # the rows costs the database twice what rows by primary key do
-            if offset > PLAIN_OFFSET or self._inline_reads() is None:
+            # an OFFSET walks every skipped index entry (~1 ms per 50k)
+            if offset > PLAIN_OFFSET:
                 ids = self._ids_inline(key, experiment_id, query)
                 if ids is None:
                     self._prepare(key, experiment_id, query)
@@ -330,6 +329,20 @@ class SamplesService:
         version, rows = await reads.rows(experiment_id, wanted)
         by_id = {row[0]: row for row in rows}
         return version, len(ids), [by_id[i] for i in wanted if i in by_id]
+
+    async def warm(self) -> None:
+        """PostgreSQL: open the pool's connections now and prepare a page's reads on each.
+
+        Otherwise the first requests after every start pay for it under load: each new
+        connection is a new backend process (~10 ms), and asyncpg prepares each statement
+        (and looks up its types) on first use per connection, a round trip or several each.
+        (SQLite's pages read on a connection of their own; see ``_inline_reads``.)"""
+        if self.engine.dialect.driver != "asyncpg":
+            return
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(self.engine.pool.size()):  # type: ignore[attr-defined]
+                conn = await held.enter_async_context(self.engine.connect())
+                await (await _Reads.of(conn)).prepare()
 
     def close(self) -> None:
         if isinstance(self._inline, _Reads):
@@ -504,6 +517,15 @@ class _Reads:
         if conn.dialect.driver in ("aiosqlite", "asyncpg"):
             driver = (await conn.get_raw_connection()).driver_connection
         return cls(conn, driver, dialect)
+
+    async def prepare(self) -> None:
+        """Each read once, for an experiment that does not exist (id 0): what a driver
+        prepares and caches per connection is then ready."""
+        await self.version(0)
+        await self.count(0)
+        for order in ("asc", "desc"):
+            await self.plain_page(0, order, 1, 0)
+        await self.rows(0, [])
 
     async def version(self, experiment_id: int) -> int | None:
         if self.driver is None:
