@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -175,8 +176,6 @@ def json_loads(raw: str | bytes) -> Any:
 def create_private_sqlite(url: str) -> None:
     """Create the SQLite file of ``url`` readable by its owner only (0600) when it does not
     exist yet; SQLite gives its WAL and shared-memory files the same mode."""
-    from sqlalchemy.engine import make_url
-
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
@@ -215,8 +214,6 @@ def make_engine(url: str) -> AsyncEngine:
     # per server process (``--workers N`` multiplies it); no overflow: under load an overflow
     # connection is a new PostgreSQL backend opened and closed per request, slower than
     # waiting for a pooled one
-    from sqlalchemy.engine import make_url
-
     asyncpg = make_url(url).get_driver_name() == "asyncpg"
     engine = create_async_engine(
         url,
@@ -264,8 +261,6 @@ class Database:
 
 def redact_url(url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported by the engine itself
