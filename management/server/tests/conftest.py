@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +16,8 @@ from helpers import REPO, ServerProcess
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[dict[str, str]]:
-    root = Path(tempfile.mkdtemp(prefix="vlmhb-pg-"))
-    try:
-        sock, stop = helpers.start_postgres(root, durable=False)
-    except helpers.PostgresUnavailable as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(str(exc))
-    try:
+    with helpers.throwaway_postgres("vlmhb-pg-") as (_, sock):
         yield {"host": str(sock), "user": "vlmhb"}
-    finally:
-        stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _new_pg_database(pg: dict[str, str]) -> str:

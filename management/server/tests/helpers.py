@@ -4,6 +4,7 @@ throwaway PostgreSQL cluster (the tests' fixture and bench/bench_server.py use t
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import glob
 import json
@@ -15,8 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -437,6 +439,26 @@ def start_postgres(
         )
 
     return sock, stop
+
+
+@contextlib.contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[tuple[Path, Path]]:
+    """``(root, socket folder)`` of a cluster of its own (``start_postgres``, fsync off) under
+    /tmp, where the postgres user can reach it (pytest's tmp_path is private to root);
+    stopped and removed after. Skips the test when PostgreSQL is not installed."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        sock, stop = start_postgres(root, durable=False)
+    except PostgresUnavailable as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        import pytest
+
+        pytest.skip(str(exc))
+    try:
+        yield root, sock
+    finally:
+        stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def restart_postgres(root: Path) -> None:

@@ -4,13 +4,10 @@ connections the server had pooled are closed by it, and no request may fail on o
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import helpers
-import pytest
 from helpers import ServerProcess, experiment_with_samples
 from vlmhb_server.db import Database
 from vlmhb_server.migrate import migrate
@@ -36,53 +33,43 @@ def _samples(count: int) -> list[dict[str, Any]]:
 
 
 async def test_a_postgres_restart_fails_no_request(tmp_path: Path) -> None:
-    # its own cluster, to restart (others' tests share theirs); under /tmp as the fixture's,
-    # where the postgres user can reach it (pytest's tmp_path is private to root)
-    root = Path(tempfile.mkdtemp(prefix="vlmhb-pg-restart-"))
-    try:
-        sock, stop = helpers.start_postgres(root, durable=False)
-    except helpers.PostgresUnavailable as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(str(exc))
-    url = f"postgresql+asyncpg://vlmhb@/postgres?host={sock}"
-    server = None
-    try:
+    # its own cluster, to restart (other tests share theirs)
+    with helpers.throwaway_postgres("vlmhb-pg-restart-") as (root, sock):
+        url = f"postgresql+asyncpg://vlmhb@/postgres?host={sock}"
         database = Database(url)
         await migrate(database)
         exp_id = await experiment_with_samples(database, _samples(120))
         await database.dispose()
         server = ServerProcess(tmp_path / "w", url, extra=["--workers", "1"]).start()
-        base = f"/api/experiments/{exp_id}/samples"
-        asked = [
-            (base, {"limit": 10}),
-            (base, {"limit": 10, "offset": 60}),
-            (base, {"limit": 10, "sort": "anls", "order": "desc"}),
-            (base, {"limit": 10, "q": "value 1"}),
-            (f"/api/experiments/{exp_id}", {}),
-            ("/api/experiments", {}),
-        ]
-        async with server.client() as client:
+        try:
+            base = f"/api/experiments/{exp_id}/samples"
+            asked = [
+                (base, {"limit": 10}),
+                (base, {"limit": 10, "offset": 60}),
+                (base, {"limit": 10, "sort": "anls", "order": "desc"}),
+                (base, {"limit": 10, "q": "value 1"}),
+                (f"/api/experiments/{exp_id}", {}),
+                ("/api/experiments", {}),
+            ]
+            async with server.client() as client:
 
-            async def ask() -> list[Any]:
-                # all at once, twice over: the pool holds several connections to lose
-                answers = await asyncio.gather(
-                    *(client.get(path, params=params) for path, params in asked * 2)
-                )
-                assert [a.status_code for a in answers] == [200] * len(answers), [
-                    (a.request.url.path, a.status_code, a.text[:200]) for a in answers
-                ]
-                return [a.json() for a in answers]
+                async def ask() -> list[Any]:
+                    # all at once, twice over: the pool holds several connections to lose
+                    answers = await asyncio.gather(
+                        *(client.get(path, params=params) for path, params in asked * 2)
+                    )
+                    assert [a.status_code for a in answers] == [200] * len(answers), [
+                        (a.request.url.path, a.status_code, a.text[:200]) for a in answers
+                    ]
+                    return [a.json() for a in answers]
 
-            before = await ask()
-            helpers.restart_postgres(root)
-            after = await ask()
-        assert _pages(after) == _pages(before)
-        assert "Traceback" not in server.output(), server.output()[-3000:]
-    finally:
-        if server is not None:
+                before = await ask()
+                helpers.restart_postgres(root)
+                after = await ask()
+            assert _pages(after) == _pages(before)
+            assert "Traceback" not in server.output(), server.output()[-3000:]
+        finally:
             server.stop()
-        stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _pages(answers: list[Any]) -> list[Any]:
