@@ -81,7 +81,9 @@ class FaultProxy:
         app = web.Application(client_max_size=256 * 2**20)
         app.router.add_route("*", "/v1/{tail:.*}", self._handle)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600))
-        self._runner = web.AppRunner(app, handle_signals=False)
+        # stopping cancels a request still hanging on a scripted timeout (its client gave up
+        # long ago) instead of waiting out the hang
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
