@@ -330,7 +330,7 @@ async def samples_bench(
     ok = True
     try:
         for label, url in urls.items():
-            servers[label] = ServerProcess(workdir / label, url, extra=extra)
+            servers[label] = ServerProcess(workdir / label, url, extra=extra, workers=None)
             servers[label].start(timeout_s=START_S)
         async with contextlib.AsyncExitStack() as stack:
             loads = {
@@ -402,7 +402,8 @@ async def samples_bench(
 async def fanout_bench(workdir: Path, ws_clients: int) -> tuple[bool, list[dict[str, Any]]]:
     url = f"sqlite+aiosqlite:///{workdir / 'fanout.sqlite'}"
     env = {"SCRIPTED_DELAY_S": "0.002", "SCRIPTED_PROGRESS": "150"}
-    server = ServerProcess(workdir / "f", url, env=env, extra=["--log-level", "warning"]).start()
+    extra = ["--log-level", "warning"]
+    server = ServerProcess(workdir / "f", url, env=env, extra=extra, workers=None).start()
     try:
         async with server.client() as client:
             made = await client.post("/api/experiments", json={"experiment": "default"})

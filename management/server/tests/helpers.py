@@ -230,7 +230,12 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``vlmhb-server`` started as a real process on 127.0.0.1."""
+    """``vlmhb-server`` started as a real process on 127.0.0.1.
+
+    One API process (``--workers 1``) unless ``workers`` says otherwise (None: the server's
+    own default, min(4, CPUs)): each further process imports the whole server again (~2 s a
+    start on a 2-core machine, for every test that starts one), and what several processes
+    do together is tested where it is the point (``test_workers.py``, the bench)."""
 
     def __init__(
         self,
@@ -240,12 +245,15 @@ class ServerProcess:
         scripted: bool = True,
         env: dict[str, str] | None = None,
         extra: list[str] | None = None,
+        workers: int | None = 1,
     ) -> None:
         self.workdir = Path(workdir)
         self.database_url = database_url
         self.scripted = scripted
         self.env = {**os.environ, "VLMHB_SERVER_TOKEN": TOKEN, **(env or {})}
         self.extra = list(extra or [])
+        if workers is not None and "--workers" not in self.extra:
+            self.extra += ["--workers", str(workers)]
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log = self.workdir / "server-process.log"
