@@ -5,9 +5,9 @@ Samples of an experiment change only when its results are (re)imported, and that
 (experiment, version, filters, sort), the ordered list of matching row ids: ``total`` is its
 length and any page, however deep, is one primary-key lookup of ``limit`` rows. The first ask
 of a combination pays for one ``SELECT id ... ORDER BY`` (a sort by a score reads JSON from
-every matching row; the text search reads its index); concurrent asks of the same combination
-share that one query. The cache is bounded by the number of ids it holds, least recently used
-first out.
+every matching row; the text search reads its index; on PostgreSQL the same statement also
+reads the page's rows: one round trip); concurrent asks of the same combination share that
+one query. The cache is bounded by the number of ids it holds, least recently used first out.
 
 Unfiltered pages in id order (the explorer's first view) need no list: the
 ``(experiment_id, id)`` index answers them, with a cached count as ``total``.
@@ -323,12 +323,16 @@ class SamplesService:
                     return found[0], total, found[1]
         if ids is None:
             ids = self._ids_inline(key, experiment_id, query)
+        if ids is None and reads.dialect == "postgresql" and reads.driver is not None:
+            first = await self._first_ask(reads, key, experiment_id, query, limit, offset)
+            if first is not None:
+                return first
+            ids = self.cache.get(key)
         if ids is None:
             ids = await self._ids(conn, key, experiment_id, query)
-        wanted = ids[offset : offset + limit].tolist()
-        version, rows = await reads.rows(experiment_id, wanted)
-        by_id = {row[0]: row for row in rows}
-        return version, len(ids), [by_id[i] for i in wanted if i in by_id]
+        wanted = ids[offset : offset + limit]
+        version, rows = await reads.rows(experiment_id, wanted.tolist())
+        return version, len(ids), _in_order(wanted, rows)
 
     async def warm(self) -> None:
         """PostgreSQL: open the pool's connections now and prepare a page's reads on each.
@@ -420,6 +424,39 @@ class SamplesService:
             self._pending_versions, experiment_id, lambda: reads.version(experiment_id)
         )
 
+    async def _first_ask(
+        self,
+        reads: _Reads,
+        key: tuple[Any, ...],
+        experiment_id: int,
+        query: Query,
+        limit: int,
+        offset: int,
+    ) -> tuple[int | None, int, list[Any]] | None:
+        """PostgreSQL: a query's ordered ids and its page's rows in one statement (one round
+        trip: a search for a new term is a first ask on every request). Concurrent askers of
+        the same ``key`` wait for these ids (``_once``) and read their own rows; they, and a
+        construct the shortcut does not know, get None and take the usual path."""
+        if key in self.cache.pending:
+            return None
+        found = _driver_sql(
+            _pg_ordered_ids(query.where(experiment_id, self.backend), query.ordering()),
+            reads.conn.dialect,
+        )
+        if found is None:
+            return None
+        page: list[tuple[int | None, int, list[Any]]] = []
+
+        async def select() -> array:
+            version, ids, rows = await reads.ids_and_page(*found, experiment_id, limit, offset)
+            if version is not None:  # cached under the version it was read at
+                self.cache.put((experiment_id, version, query), ids)
+            page.append((version, len(ids), _in_order(ids[offset : offset + limit], rows)))
+            return ids
+
+        await _once(self.cache.pending, key, select)
+        return page[0]
+
     async def _ids(
         self, conn: Any, key: tuple[Any, ...], experiment_id: int, query: Query
     ) -> array:
@@ -462,18 +499,28 @@ async def _once(
 
 
 #: a page's columns, as ``_PAGE`` selects them, on the ``samples s`` of the reads' joins
-_FIELDS = ", ".join(
-    f"s.{name}"
-    for name in (
-        *("id", "run", "sample_id", "question", "reference", "answer", "scores", "latency_s"),
-        *("image_path", "doc_class", "question_type", "metadata"),
-    )
+_FIELD_NAMES = (
+    *("id", "run", "sample_id", "question", "reference", "answer", "scores", "latency_s"),
+    *("image_path", "doc_class", "question_type", "metadata"),
 )
+_FIELDS = ", ".join(f"s.{name}" for name in _FIELD_NAMES)
 #: the experiment's samples version beside a page's rows, read by the same statement: the
 #: rows' own ``ON`` condition picks them, and an experiment with none still gives its version
 _WITH_VERSION = (
     "SELECT e.samples_version, {fields} FROM experiments e "
     "LEFT JOIN samples s ON s.experiment_id = e.id AND s.id {ids} WHERE e.id = {experiment}"
+)
+
+
+#: a query's ordered ids (``{ids}``: one ``int[]`` named ``ids``) and the rows of one page of
+#: them, with the samples version, in one statement: a head row, then the page's rows
+_IDS_AND_PAGE = (
+    "WITH m AS ({ids}) "
+    "SELECT true, e.samples_version, m.ids, {nulls} FROM experiments e CROSS JOIN m "
+    "WHERE e.id = {e} "
+    "UNION ALL "
+    "SELECT false, NULL, NULL, {fields} FROM samples s CROSS JOIN m "
+    "WHERE s.experiment_id = {e} AND s.id = ANY(m.ids[{first}:{last}])"
 )
 
 
@@ -598,10 +645,39 @@ class _Reads:
             raw = await self.driver.fetch(sql, experiment_id, ids)
         return self._versioned(raw)
 
+    async def ids_and_page(
+        self, ids_sql: str, args: list[Any], experiment_id: int, limit: int, offset: int
+    ) -> tuple[int | None, array, list[Any]]:
+        """PostgreSQL: ``(version, ids, rows)``: every id ``ids_sql`` orders (one ``int[]``,
+        see ``_pg_ordered_ids``), the rows of the page ``offset``/``limit`` of them, and the
+        samples version, all read by one statement (one snapshot). The first row carries the
+        version and the ids, the others the page's rows."""
+        n = len(args)
+        sql = _IDS_AND_PAGE.format(
+            ids=ids_sql,
+            fields=_FIELDS,
+            nulls=", ".join(["NULL"] * len(_FIELD_NAMES)),
+            e=f"${n + 1}",
+            first=f"${n + 2}",
+            last=f"${n + 3}",
+        )
+        raw = await self.driver.fetch(sql, *args, experiment_id, offset + 1, offset + limit)
+        head = next((r for r in raw if r[0]), None)
+        if head is None:  # no such experiment
+            return None, array("q"), []
+        _, rows = self._versioned([(None, *tuple(r)[3:]) for r in raw if not r[0]])
+        return head[1], array("q", head[2] or ()), rows
+
     def _versioned(self, raw: list[Any]) -> tuple[int | None, list[Any]]:
         version = raw[0][0] if raw else None
         rows = [r[1:] for r in raw if r[1] is not None]
         return version, [(*r[:6], _json(r[6]), *r[7:11], _json(r[11])) for r in rows]
+
+
+def _in_order(ids: array, rows: list[Any]) -> list[Any]:
+    """``rows`` (read in no particular order) in the order of ``ids``, their first columns."""
+    by_id = {row[0]: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
@@ -655,7 +731,8 @@ def _pg_ordered_ids(where: list[Any], ordering: list[Any]) -> Any:
     for a query that ran in ~15 ms on the server, paid by the first request of each query in
     every server process. One array decodes in a few ms. The order is the aggregate's own
     ``ORDER BY``, which PostgreSQL guarantees (a sorted subquery's order it does not)."""
-    return select(func.array_agg(aggregate_order_by(SampleRow.id, *ordering))).where(*where)
+    ids = func.array_agg(aggregate_order_by(SampleRow.id, *ordering)).label("ids")
+    return select(ids).where(*where)
 
 
 async def _select_ids(conn: Any, where: list[Any], ordering: list[Any]) -> array:
