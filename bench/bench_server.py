@@ -489,8 +489,11 @@ def main() -> int:
         help="load client (default: aiohttp when installed, else httpx)",
     )
     args = parser.parse_args()
-    if args.requests < 2:
-        parser.error("--requests: at least 2 (each query runs in two halves per database)")
+    if args.requests < 4:
+        parser.error(
+            "--requests: at least 4 (each query runs in two halves per database, and each "
+            "half's first request is the first wave, reported apart)"
+        )
     client = args.client
     if client is None:
         try:
