@@ -320,7 +320,7 @@ async def samples_bench(
             results.append({**found, "name": f"{label}: {found['name']}"})
     if not load:
         return True, results
-    extra = ["--log-level", "warning"] + (["--workers", str(workers)] if workers else [])
+    extra = ["--log-level", "warning"]
     # the load client's own heap (the fill, part 0) out of its collections, as the server
     # does with its startup heap: a full collection here would stall every request in flight
     # and be measured as the server's latency
@@ -330,7 +330,7 @@ async def samples_bench(
     ok = True
     try:
         for label, url in urls.items():
-            servers[label] = ServerProcess(workdir / label, url, extra=extra, workers=None)
+            servers[label] = ServerProcess(workdir / label, url, extra=extra, workers=workers)
             servers[label].start(timeout_s=START_S)
         async with contextlib.AsyncExitStack() as stack:
             loads = {

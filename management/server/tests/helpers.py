@@ -252,7 +252,7 @@ class ServerProcess:
         self.scripted = scripted
         self.env = {**os.environ, "VLMHB_SERVER_TOKEN": TOKEN, **(env or {})}
         self.extra = list(extra or [])
-        if workers is not None and "--workers" not in self.extra:
+        if workers is not None:
             self.extra += ["--workers", str(workers)]
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0

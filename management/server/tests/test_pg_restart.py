@@ -40,7 +40,7 @@ async def test_a_postgres_restart_fails_no_request(tmp_path: Path) -> None:
         await migrate(database)
         exp_id = await experiment_with_samples(database, _samples(120))
         await database.dispose()
-        server = ServerProcess(tmp_path / "w", url, extra=["--workers", "1"]).start()
+        server = ServerProcess(tmp_path / "w", url, workers=1).start()
         try:
             base = f"/api/experiments/{exp_id}/samples"
             asked = [

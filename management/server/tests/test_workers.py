@@ -89,7 +89,7 @@ async def test_workers_share_events_and_hand_over_the_queue(
     tmp_path: Path, database_url: str, server_factory: list
 ) -> None:
     env = {"SCRIPTED_DELAY_S": "0.005", "SCRIPTED_PROGRESS": "20"}
-    server = ServerProcess(tmp_path / "w", database_url, env=env, extra=["--workers", "2"])
+    server = ServerProcess(tmp_path / "w", database_url, env=env, workers=2)
     server_factory.append(server.start())
     assert len(_api_workers(server)) == 2
     leader = _leader(server)
@@ -125,7 +125,7 @@ async def test_leader_killed_mid_run_the_next_one_adopts_the_run(
     tmp_path: Path, sqlite_url: str, server_factory: list
 ) -> None:
     env = {"SCRIPTED_DELAY_S": "0.03", "SCRIPTED_PROGRESS": "10"}
-    server = ServerProcess(tmp_path / "w", sqlite_url, env=env, extra=["--workers", "2"])
+    server = ServerProcess(tmp_path / "w", sqlite_url, env=env, workers=2)
     server_factory.append(server.start())
     leader = _leader(server)
     async with server.client() as client:
@@ -151,7 +151,7 @@ async def test_leader_killed_mid_run_the_next_one_adopts_the_run(
 
 
 def test_api_workers_die_with_the_server(tmp_path: Path, sqlite_url: str) -> None:
-    server = ServerProcess(tmp_path / "w", sqlite_url, extra=["--workers", "2"]).start()
+    server = ServerProcess(tmp_path / "w", sqlite_url, workers=2).start()
     workers = _api_workers(server)
     assert len(workers) == 2
     server.stop(signal.SIGKILL)
