@@ -508,3 +508,22 @@ async def experiment_with_samples(
         await store.insert_samples(session, exp.id, samples)
         await session.commit()
         return exp.id
+
+
+async def reimport_samples(url: str, experiment_id: int, samples: list[dict[str, Any]]) -> None:
+    """The experiment's samples replaced by ``samples`` as another process would (its own
+    engine and connections), bumping the samples version as an import does."""
+    from sqlalchemy import text
+    from vlmhb_server import store
+    from vlmhb_server.db import Database
+
+    writer = Database(url)
+    try:
+        async with writer.session() as session:
+            await session.execute(
+                text("DELETE FROM samples WHERE experiment_id = :e"), {"e": experiment_id}
+            )
+            await store.insert_samples(session, experiment_id, samples)
+            await session.commit()
+    finally:
+        await writer.dispose()

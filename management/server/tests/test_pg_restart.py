@@ -4,6 +4,7 @@ connections the server had pooled are closed by it, and no request may fail on o
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,14 @@ import helpers
 from helpers import ServerProcess, experiment_with_samples
 from vlmhb_server.db import Database
 from vlmhb_server.migrate import migrate
+from vlmhb_server.page_cache import asyncpg_connector
 
 
-def _samples(count: int) -> list[dict[str, Any]]:
+def _samples(count: int, tag: str = "") -> list[dict[str, Any]]:
     return [
         {
             "run": f"model{i % 2}__ds__p",
-            "sample_id": f"doc{i:03d}",
+            "sample_id": f"doc{i:03d}{tag}",
             "question": "What is the total?",
             "reference": f"value {i}",
             "answer": f"value {i if i % 3 else -i}",
@@ -66,10 +68,47 @@ async def test_a_postgres_restart_fails_no_request(tmp_path: Path) -> None:
                 before = await ask()
                 helpers.restart_postgres(root)
                 after = await ask()
-            assert _pages(after) == _pages(before)
+                assert _pages(after) == _pages(before)
+                # the server listens for samples changes again (a session of its own, seen
+                # by the database) and the pages it now holds in memory follow a re-import
+                await _until_listening(url)
+                await ask()
+                await helpers.reimport_samples(url, exp_id, _samples(120, tag="new"))
+                for path, params in asked[:4]:
+                    await _until_new(client, path, params)
             assert "Traceback" not in server.output(), server.output()[-3000:]
         finally:
             server.stop()
+
+
+async def _until_listening(url: str) -> None:
+    database = Database(url)
+    try:
+        conn = await asyncpg_connector(database.engine)()
+        try:
+            deadline = time.monotonic() + 20
+            sql = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+            while not await conn.fetchval(sql):
+                assert time.monotonic() < deadline, "the server does not listen again"
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+    finally:
+        await database.dispose()
+
+
+async def _until_new(client: Any, path: str, params: dict[str, Any]) -> None:
+    """The re-import's rows on this page within seconds (a notification's delivery), and
+    from then on, asked again."""
+    deadline = time.monotonic() + 10
+    while True:
+        items = (await client.get(path, params=params)).json()["items"]
+        if items and all(item["sample_id"].endswith("new") for item in items):
+            break
+        assert time.monotonic() < deadline, (path, params, items[:2])
+        await asyncio.sleep(0.05)
+    again = (await client.get(path, params=params)).json()["items"]
+    assert again == items
 
 
 def _pages(answers: list[Any]) -> list[Any]:

@@ -69,6 +69,7 @@ async def _running(services: Services) -> AsyncIterator[None]:
         services.schema = head_revision()
     services.samples.backend = await search.detect(services.database.engine)
     await services.samples.warm()
+    services.samples.start_watching()
     _freeze_startup_heap()
     leading: asyncio.Task[None] | None = None
     if services.supervisor_lock.try_acquire():
@@ -86,6 +87,7 @@ async def _running(services: Services) -> AsyncIterator[None]:
             await services.supervisor.shutdown()
             services.supervisor_lock.release()
         await services.feeds.close()
+        await services.samples.stop_watching()
         services.samples.close()
         await services.database.dispose()
 

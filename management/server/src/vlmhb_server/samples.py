@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import search
+from . import page_cache, search
 from .db import Experiment, SampleRow, json_loads
 
 log = logging.getLogger("vlmhb_server")
@@ -251,11 +251,41 @@ class SamplesService:
         self._pending_versions: dict[int, asyncio.Future[Any]] = {}
         self._inline: _Reads | bool | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        #: PostgreSQL, once ``start_watching``: which versions are current, and their pages
+        self.watch: page_cache.VersionWatch | None = None
+        self.bodies = page_cache.PageCache()
+
+    async def body(self, experiment_id: int, query: Query, limit: int, offset: int) -> bytes:
+        """One page as the API's response body (``render``); raises ``NotFound``. On
+        PostgreSQL a page of a version known current is served from memory (``page_cache``)."""
+        watch = self.watch
+        ticket = None
+        if watch is not None:
+            current = watch.version(experiment_id)
+            if current is not None:
+                found = self.bodies.get((experiment_id, current, query, limit, offset))
+                if found is not None:
+                    return found
+            ticket = watch.ticket(experiment_id)
+        version, total, rows = await self._read(experiment_id, query, limit, offset)
+        body = render(experiment_id, total, rows)
+        if watch is not None and version is not None:
+            if watch.confirm(experiment_id, version, ticket):
+                self.bodies.put((experiment_id, version, query, limit, offset), body)
+        return body
 
     async def page(
         self, experiment_id: int, query: Query, limit: int, offset: int
     ) -> tuple[int, list[Any]]:
         """``(total, rows)`` of one page; raises ``NotFound`` for an unknown experiment."""
+        _, total, rows = await self._read(experiment_id, query, limit, offset)
+        return total, rows
+
+    async def _read(
+        self, experiment_id: int, query: Query, limit: int, offset: int
+    ) -> tuple[int | None, int, list[Any]]:
+        """``(version, total, rows)``: one page read from the database and the samples version
+        it is of (None: the experiment kept changing while it was read; the rows as read)."""
         inline = self._inline_reads()
         if inline is not None:
             try:
@@ -274,7 +304,7 @@ class SamplesService:
         query: Query,
         limit: int,
         offset: int,
-    ) -> tuple[int, list[Any]]:
+    ) -> tuple[int | None, int, list[Any]]:
         """The page for the version seen last, checked by the read of its rows; made again
         when the experiment changed meanwhile (at most twice more: then the rows as read)."""
         for _ in range(3):
@@ -287,12 +317,12 @@ class SamplesService:
             key = (experiment_id, version, query)
             current, total, rows = await self._page_at(reads, conn, key, limit, offset)
             if current == version:
-                break
+                return version, total, rows
             if current is None:  # deleted meanwhile
                 self.versions.pop(experiment_id, None)
                 raise NotFound(experiment_id)
             self._saw(experiment_id, current)
-        return total, rows
+        return None, total, rows
 
     def _saw(self, experiment_id: int, version: int) -> None:
         self.versions[experiment_id] = version
@@ -347,6 +377,27 @@ class SamplesService:
             for _ in range(self.engine.pool.size()):  # type: ignore[attr-defined]
                 conn = await held.enter_async_context(self.engine.connect())
                 await (await _Reads.of(conn)).prepare()
+
+    def start_watching(self) -> None:
+        """PostgreSQL (asyncpg): listen for samples changes, so that pages of the versions
+        known current are served from memory (``page_cache``). Elsewhere: nothing."""
+        if self.engine.dialect.driver == "asyncpg" and self.watch is None:
+            self.watch = page_cache.VersionWatch(
+                page_cache.asyncpg_connector(self.engine), self._notify
+            )
+            self.watch.start()
+
+    async def _notify(self, payload: str) -> None:
+        """A notification on ``page_cache.CHANNEL`` from a pooled connection (the watch's
+        probe: another session than the listening one)."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(func.pg_notify(page_cache.CHANNEL, payload)))
+            await conn.commit()
+
+    async def stop_watching(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+            self.watch = None
 
     def close(self) -> None:
         if isinstance(self._inline, _Reads):

@@ -267,7 +267,9 @@ async def insert_samples(
 
 async def bump_samples_version(session: AsyncSession, experiment_id: int) -> None:
     """Call in the transaction that changes the experiment's samples: every server process
-    keys its cached page orders and totals on this version, so none serves a stale one."""
+    keys its cached page orders and totals on this version, so none serves a stale one.
+    (On PostgreSQL a trigger also notifies the processes that serve pages from memory:
+    migration ``0004``, ``page_cache``.)"""
     await session.execute(
         update(Experiment)
         .where(Experiment.id == experiment_id)
