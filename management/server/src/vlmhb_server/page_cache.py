@@ -27,9 +27,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from .lru import BoundedLRU
 
 log = logging.getLogger("vlmhb_server")
 
@@ -198,29 +199,12 @@ class VersionWatch:
                 await conn.close(timeout=2)
 
 
-class PageCache:
-    """Rendered pages by (experiment, samples version, query, limit, offset), LRU, bounded in
+class PageCache(BoundedLRU[bytes]):
+    """Rendered pages by (experiment, samples version, query, limit, offset), bounded in
     bytes. A key names one version, so an entry is never wrong, only no longer asked for."""
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self.held = 0
-        self.entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-
-    def get(self, key: tuple[Any, ...]) -> bytes | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[Any, ...], body: bytes) -> None:
-        if len(body) > self.max_bytes or key in self.entries:
-            return
-        self.entries[key] = body
-        self.held += len(body)
-        while self.held > self.max_bytes:
-            _, dropped = self.entries.popitem(last=False)
-            self.held -= len(dropped)
+        super().__init__(max_bytes)
 
 
 def asyncpg_connector(engine: Any) -> Callable[[], Awaitable[Any]]:

@@ -34,7 +34,6 @@ import logging
 import sqlite3
 import time
 from array import array
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import page_cache, search
 from .db import Experiment, SampleRow, json_loads
+from .lru import BoundedLRU
 
 log = logging.getLogger("vlmhb_server")
 T = TypeVar("T")
@@ -215,30 +215,15 @@ class Query:
         return [ordered, SampleRow.id]
 
 
-class SamplesCache:
+class SamplesCache(BoundedLRU[array]):
     """Ordered id lists per (experiment, samples version, query), LRU, bounded in ids."""
 
     def __init__(self, max_ids: int = 4_000_000) -> None:
-        self.max_ids = max_ids
-        self.held = 0
-        self.entries: OrderedDict[tuple[Any, ...], array] = OrderedDict()
+        super().__init__(max_ids)
         self.pending: dict[tuple[Any, ...], asyncio.Future[array]] = {}
         #: totals of unfiltered experiments, whose pages need no id list
         self.totals: dict[tuple[Any, ...], int] = {}
         self.pending_totals: dict[tuple[Any, ...], asyncio.Future[int]] = {}
-
-    def get(self, key: tuple[Any, ...]) -> array | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[Any, ...], ids: array) -> None:
-        self.entries[key] = ids
-        self.held += len(ids)
-        while self.held > self.max_ids and len(self.entries) > 1:
-            _, dropped = self.entries.popitem(last=False)
-            self.held -= len(dropped)
 
 
 class SamplesService:
