@@ -17,7 +17,8 @@ saw last and the statement that reads the page's rows also reads the experiment'
 (one statement, one snapshot). When that differs (a re-import), the page is made again for
 the new version. So a page whose ordering is cached is one round trip to the database,
 which on PostgreSQL, where every round trip is a hand-off to another process, is most of
-its cost under load.
+its cost under load: there ``body`` serves the rendered pages of versions it knows current
+from memory instead, without asking (``page_cache``: how it knows, and what that gives up).
 
 What used to cost most under 50 concurrent clients was not SQL: ORM objects, SQLAlchemy's
 several hand-offs per query to aiosqlite's thread, each waiting on a busy event loop and the
