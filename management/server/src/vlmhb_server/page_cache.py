@@ -190,6 +190,8 @@ class VersionWatch:
             return None
         finally:
             self._probing = None
+            if not heard.done():  # the probe failed: nobody waits for it any more
+                heard.cancel()
         return lost
 
     async def _close(self) -> None:
