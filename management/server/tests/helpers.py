@@ -3,10 +3,12 @@ throwaway PostgreSQL cluster (the tests' fixture and bench/bench_server.py use t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import csv
 import glob
+import inspect
 import json
 import os
 import pwd
@@ -362,8 +364,6 @@ def kill_experiment_workers(under: Path, timeout_s: float = 10.0) -> list[int]:
 async def wait_status(
     client: httpx.AsyncClient, exp_id: int, statuses: set[str], timeout_s: float = 120
 ) -> dict:
-    import asyncio
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         data = (await client.get(f"/api/experiments/{exp_id}")).json()
@@ -527,3 +527,19 @@ async def reimport_samples(url: str, experiment_id: int, samples: list[dict[str,
             await session.commit()
     finally:
         await writer.dispose()
+
+
+async def until(
+    holds: Callable[[], Any], what: str, timeout_s: float = 10.0, every_s: float = 0.01
+) -> None:
+    """Wait until ``holds()`` (awaited when it returns an awaitable) is true; past
+    ``timeout_s`` an AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = holds()
+        if inspect.isawaitable(found):
+            found = await found
+        if found:
+            return
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        await asyncio.sleep(every_s)

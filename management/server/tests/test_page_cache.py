@@ -11,13 +11,12 @@ nothing is served from memory: the same bodies, read each time.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from helpers import experiment_with_samples, reimport_samples
+from helpers import experiment_with_samples, reimport_samples, until
 from sqlalchemy import text
 from vlmhb_server import page_cache, search
 from vlmhb_server.db import Database
@@ -44,13 +43,6 @@ def _samples(count: int, tag: str = "") -> list[dict[str, Any]]:
     ]
 
 
-async def _until(holds: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not holds():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.01)
-
-
 def _sample_ids(body: bytes) -> list[str]:
     return [item["sample_id"] for item in orjson.loads(body)["items"]]
 
@@ -62,7 +54,7 @@ async def service(database: Database) -> AsyncIterator[SamplesService]:
     found.backend = await search.detect(database.engine)
     found.start_watching()
     if found.watch is not None:
-        await _until(lambda: found.watch.listening)  # type: ignore[union-attr]
+        await until(lambda: found.watch.listening, "listening")  # type: ignore[union-attr]
     yield found
     await found.stop_watching()
     found.close()
@@ -97,7 +89,7 @@ async def test_a_page_comes_from_memory_until_another_process_changes_it(
     assert reads == [1]  # the second from memory
 
     await reimport_samples(database_url, exp_id, renewed := _samples(12, tag="new"))
-    await _until(lambda: service.watch.version(exp_id) is None)  # type: ignore[union-attr]
+    await until(lambda: service.watch.version(exp_id) is None, "notified")  # type: ignore[union-attr]
     body = orjson.loads(await service.body(exp_id, by_latency, 10, 5))
     expected = sorted(renewed, key=lambda s: (-s["latency_s"], renewed.index(s)))[5:15]
     assert body["total"] == 12
@@ -106,7 +98,7 @@ async def test_a_page_comes_from_memory_until_another_process_changes_it(
     async with database.session() as session:  # deleted, cascading to its samples
         await session.execute(text("DELETE FROM experiments WHERE id = :e"), {"e": exp_id})
         await session.commit()
-    await _until(lambda: service.watch.version(exp_id) is None)  # type: ignore[union-attr]
+    await until(lambda: service.watch.version(exp_id) is None, "notified")  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         await service.body(exp_id, by_latency, 10, 5)
 
@@ -139,10 +131,10 @@ async def test_a_change_made_while_not_listening_is_not_missed(
             )
         )
         assert ended.scalars().all() == [True]
-    await _until(lambda: not watch.listening)
+    await until(lambda: not watch.listening, "listening stopped")
     await reimport_samples(database_url, exp_id, _samples(6, tag="new"))
     reconnect.set()
-    await _until(lambda: watch.listening)
+    await until(lambda: watch.listening, "listening again")
     assert _sample_ids(await service.body(exp_id, Query(), 5, 0))[0] == "doc000new"
     assert _sample_ids(await service.body(exp_id, Query(), 5, 0))[0] == "doc000new"
 

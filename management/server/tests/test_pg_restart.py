@@ -4,7 +4,6 @@ connections the server had pooled are closed by it, and no request may fail on o
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +85,10 @@ async def _until_listening(url: str) -> None:
     try:
         conn = await asyncpg_connector(database.engine)()
         try:
-            deadline = time.monotonic() + 20
             sql = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
-            while not await conn.fetchval(sql):
-                assert time.monotonic() < deadline, "the server does not listen again"
-                await asyncio.sleep(0.05)
+            await helpers.until(
+                lambda: conn.fetchval(sql), "the server listens again", 20, every_s=0.05
+            )
         finally:
             await conn.close()
     finally:
@@ -100,15 +98,17 @@ async def _until_listening(url: str) -> None:
 async def _until_new(client: Any, path: str, params: dict[str, Any]) -> None:
     """The re-import's rows on this page within seconds (a notification's delivery), and
     from then on, asked again."""
-    deadline = time.monotonic() + 10
-    while True:
-        items = (await client.get(path, params=params)).json()["items"]
-        if items and all(item["sample_id"].endswith("new") for item in items):
-            break
-        assert time.monotonic() < deadline, (path, params, items[:2])
-        await asyncio.sleep(0.05)
-    again = (await client.get(path, params=params)).json()["items"]
-    assert again == items
+
+    async def items() -> list[Any]:
+        return (await client.get(path, params=params)).json()["items"]
+
+    async def new() -> bool:
+        found = await items()
+        return bool(found) and all(item["sample_id"].endswith("new") for item in found)
+
+    await helpers.until(new, f"{path} {params}: the re-import's rows", 10, every_s=0.05)
+    first = await items()
+    assert await new() and await items() == first
 
 
 def _pages(answers: list[Any]) -> list[Any]:
